@@ -1,0 +1,42 @@
+# The commands the README names. `make run` and `make test` do all the set-up they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: run test unit lint bench vocab clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m local --host $(HOST) --port $(PORT)
+
+test: lint $(STAMP)
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared functions local
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# shared/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
+vocab: $(STAMP)
+	$(BIN)/python -m scripts.gen_xarf_vocabulary > shared/xarf_vocabulary.py
+	$(BIN)/ruff format shared/xarf_vocabulary.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,107 @@
+"""Lambda adapter for the intake API: parse the event, call shared.intake, map domain errors to HTTP. No boto3 here."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import intake
+from shared.callers import Caller, identify
+from shared.config import settings
+from shared.errors import (
+    DomainError,
+    InvalidReport,
+    MalformedBody,
+    PayloadTooLarge,
+    ReportNotFound,
+    TokenConflict,
+    UnsupportedMediaType,
+)
+from shared.principals import principal_of
+from shared.storage import ReportTable, StoreUnavailable
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+STATUS_OF = {
+    MalformedBody: 400,
+    ReportNotFound: 404,
+    TokenConflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidReport: 422,
+}
+
+
+def _table() -> ReportTable:
+    return ReportTable(settings().table_name)
+
+
+def _caller() -> Caller:
+    identity = app.current_event.request_context.identity
+    return identify(principal_of(identity.user_arn, identity.access_key), settings().partners)
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise MalformedBody("The body is not valid base64.") from None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, separators=(",", ":")),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+@app.post("/v1/reports")
+def submit_report() -> Response[str]:
+    body = _raw_body()
+    intake.check_envelope(app.current_event.headers.get("content-type"), len(body), settings().max_body_bytes)
+    receipt = intake.submit_json(body, _caller(), _table())
+    logger.append_keys(report_id=receipt.report_id)
+    logger.info("report received", extra={"duplicate": receipt.duplicate})
+    metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)
+    return _json(202, receipt.as_json())
+
+
+@app.get("/v1/reports/<reportId>")
+def get_report(reportId: str) -> Response[str]:  # noqa: N803  (the route's parameter name)
+    view = intake.status(reportId, _caller(), app.current_event.headers.get("x-receipt-token"), _table())
+    return _json(200, view.as_json())
+
+
+@app.exception_handler(DomainError)
+def refuse(error: DomainError) -> Response[str]:
+    status = next(code for kind, code in STATUS_OF.items() if isinstance(error, kind))
+    logger.info("request refused", extra={"status": status, "codes": sorted({r.code for r in error.requirements})})
+    return _json(status, {"message": error.message, "unmetRequirements": [r.as_json() for r in error.requirements]})
+
+
+@app.exception_handler(StoreUnavailable)
+def unavailable(error: StoreUnavailable) -> Response[str]:
+    # Nothing was accepted; the caller retries (with its clientToken, the retry is safe).
+    logger.warning("store unavailable", extra={"reason": str(error)})
+    return _json(503, {"message": "Try again shortly."}, headers={"Retry-After": "1"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,55 @@
+"""Who is calling: the principal API Gateway authenticated, and how much we trust it.
+
+The principal always comes from the request context that API Gateway's IAM authorizer fills in, never from the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrustTier(IntEnum):
+    """Higher is more trusted. DSA Art. 22: trusted flaggers' notices go first."""
+
+    PUBLIC = 0  # anonymous: the web form, an unsigned request
+    AUTHENTICATED = 1  # a signed principal we have no agreement with
+    PARTNER = 2
+    TRUSTED_FLAGGER = 3
+
+
+class PartnerEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    tier: TrustTier = TrustTier.PARTNER
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: str | None  # None: anonymous
+    partner: str | None = None
+    tier: TrustTier = TrustTier.PUBLIC
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.principal is None
+
+    @property
+    def scope(self) -> str:
+        """The namespace a clientToken lives in: one caller's tokens never collide with another's."""
+        return self.principal or "anonymous"
+
+
+ANONYMOUS = Caller(principal=None)
+
+
+def identify(principal: str | None, partners: dict[str, PartnerEntry]) -> Caller:
+    if not principal:
+        return ANONYMOUS
+    entry = partners.get(principal)
+    if entry is None:
+        return Caller(principal=principal, tier=TrustTier.AUTHENTICATED)
+    return Caller(principal=principal, partner=entry.name, tier=entry.tier)

@@ -1,0 +1,91 @@
+"""Dedupe keys: what makes two submissions the same report.
+
+A partner's `clientToken` is scoped to that partner: replaying it returns the original, and reusing it for other
+content is a conflict. Without a token, the content decides: same reporter identity, category and type, canonical
+resources (sorted) and description (normalized); the XARF `report_id` and `timestamp` are not content, so a partner
+regenerating them on retry still deduplicates.
+
+The report id is derived from the dedupe key: a ULID whose 80 random bits are the key's first 80 bits. So the id
+alone finds the item (no index, strongly consistent reads) and the key the id reveals is a one-way hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from ulid import ULID
+
+from shared.callers import Caller
+from shared.reports import Report
+from shared.text import normalized_for_matching
+
+KEY_BYTES = 10  # 80 bits: a ULID's randomness; collisions need ~10^12 reports before they become plausible
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeKey:
+    digest: bytes  # KEY_BYTES long; the table's partition key is derived from it
+    content_fingerprint: str  # hex SHA-256 of the content, stored so a reused token with new content is caught
+    by_token: bool
+
+    @property
+    def hex(self) -> str:
+        return self.digest.hex()
+
+
+def content_fingerprint(report: Report, caller: Caller) -> str:
+    reporter = report.reporter.contact.casefold() if report.reporter else ""
+    parts = [
+        "content-v1",
+        caller.scope,
+        reporter,
+        report.category,
+        report.type,
+        "\n".join(sorted(resource.canonical for resource in report.resources)),
+        normalized_for_matching(report.description or ""),
+    ]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def dedupe_key(report: Report, caller: Caller, client_token: str | None) -> DedupeKey:
+    fingerprint = content_fingerprint(report, caller)
+    if client_token is not None:
+        seed = hashlib.sha256(f"token-v1\x00{caller.scope}\x00{client_token}".encode()).digest()
+    else:
+        seed = bytes.fromhex(fingerprint)
+    return DedupeKey(digest=seed[:KEY_BYTES], content_fingerprint=fingerprint, by_token=client_token is not None)
+
+
+def report_id_for(key: DedupeKey, received_at: datetime) -> str:
+    return str(ULID.from_bytes(int(received_at.timestamp() * 1000).to_bytes(6, "big") + key.digest))
+
+
+def key_digest_of(report_id: str) -> bytes | None:
+    """The dedupe-key digest a report id carries, or None when the text is not a report id."""
+    if len(report_id) != 26:
+        return None
+    try:
+        return bytes(ULID.from_str(report_id))[6:]
+    except ValueError:
+        return None
+
+
+def receipt_token_for(caller: Caller, client_token: str | None) -> str:
+    """A bearer token for the report's status page.
+
+    With a clientToken it is derived from it (a secret the submitter holds), so a retry that gets the duplicate
+    answer receives the same receipt again; without one it is random and only its hash is kept.
+    """
+    if client_token is not None:
+        raw = hashlib.sha256(f"receipt-v1\x00{caller.scope}\x00{client_token}".encode()).digest()
+    else:
+        raw = secrets.token_bytes(24)
+    return base64.urlsafe_b64encode(raw[:24]).decode().rstrip("=")
+
+
+def receipt_hash(token: str) -> str:
+    return hashlib.sha256(f"receipt-hash-v1\x00{token}".encode()).hexdigest()

@@ -1,0 +1,147 @@
+"""Intake: accept a report once, answer its status to those entitled to it.
+
+The request path is one conditional write for a new report and the same one write for a duplicate; it never reads.
+The store is passed in (anything with `put_new` and `get`), so this module runs without AWS in unit tests.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from shared.callers import Caller
+from shared.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
+from shared.errors import PayloadTooLarge, ReportNotFound, TokenConflict, UnsupportedMediaType, requirement
+from shared.reports import ReportRecord, ReportStatus, Submission, parse_submission
+from shared.resources import ResourceKind
+
+
+class ReportStore(Protocol):
+    def put_new(self, report: ReportRecord) -> ReportRecord | None: ...
+
+    def get(self, key_hex: str) -> ReportRecord | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    report_id: str
+    status: str
+    duplicate: bool
+    receipt_token: str | None
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"reportId": self.report_id, "status": self.status, "duplicate": self.duplicate}
+        if self.receipt_token is not None:
+            body["receiptToken"] = self.receipt_token
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    report_id: str
+    status: str
+    received_at: str
+    reason_code: str | None
+    case_id: str | None
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"reportId": self.report_id, "status": self.status, "receivedAt": self.received_at}
+        if self.reason_code is not None:
+            body["reasonCode"] = self.reason_code
+        if self.case_id is not None:
+            body["caseId"] = self.case_id
+        return body
+
+
+def check_envelope(content_type: str | None, body_size: int, max_body_bytes: int) -> None:
+    """Refuse what is not worth parsing, before parsing it."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            "Send the report as application/json.",
+            [requirement("", "rule.body.media_type", "Content-Type must be application/json")],
+        )
+    if body_size > max_body_bytes:
+        raise PayloadTooLarge(
+            "The body is too large.",
+            [requirement("", "rule.body.too_large", f"at most {max_body_bytes} bytes")],
+        )
+
+
+def submit_json(body: bytes | str, caller: Caller, store: ReportStore, *, now: datetime | None = None) -> Receipt:
+    now = now or datetime.now(UTC)
+    return submit(parse_submission(body, now=now), caller, store, now=now)
+
+
+def submit(submission: Submission, caller: Caller, store: ReportStore, *, now: datetime | None = None) -> Receipt:
+    now = now or datetime.now(UTC)
+    report = submission.report
+    key = dedupe_key(report, caller, submission.client_token)
+    receipt_token = receipt_token_for(caller, submission.client_token)
+    record = ReportRecord(
+        key_hex=key.hex,
+        report_id=report_id_for(key, now),
+        status=ReportStatus.QUEUED,
+        received_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        principal=caller.scope,
+        partner=caller.partner,
+        trust_tier=caller.tier,
+        category=report.category,
+        type=report.type,
+        resources=tuple(resource.canonical for resource in report.resources),
+        s3_objects=tuple(r.canonical for r in report.resources if r.kind is ResourceKind.S3_OBJECT),
+        incident_time=report.incident_time.isoformat().replace("+00:00", "Z"),
+        description=report.description,
+        reporter_org=report.reporter.org if report.reporter else None,
+        reporter_contact=report.reporter.contact if report.reporter else None,
+        reporter_domain=report.reporter.domain if report.reporter else None,
+        evidence=tuple(
+            {"sha256": e.sha256, "md5": e.md5, "size": e.size, "contentType": e.content_type} for e in report.evidence
+        ),
+        details=report.details,
+        source_format=report.source_format,
+        external_id=report.external_id,
+        correlation_id=submission.correlation_id,
+        content_fingerprint=key.content_fingerprint,
+        receipt_hash=receipt_hash(receipt_token),
+    )
+    original = store.put_new(record)
+    if original is None:
+        return Receipt(record.report_id, record.status, duplicate=False, receipt_token=receipt_token)
+    if key.by_token and original.content_fingerprint != key.content_fingerprint:
+        raise TokenConflict(
+            "This clientToken was already used for a different report.",
+            [requirement("/clientToken", "rule.client_token.reused", "use a new clientToken for new content")],
+        )
+    # Only a token-derived receipt can be handed out again; a random one exists solely as its hash.
+    return Receipt(
+        original.report_id,
+        original.status,
+        duplicate=True,
+        receipt_token=receipt_token if key.by_token else None,
+    )
+
+
+def status(report_id: str, caller: Caller, receipt_token: str | None, store: ReportStore) -> StatusView:
+    """The report's status, for the caller who submitted it or a holder of its receipt; 'not found' to all others."""
+    digest = key_digest_of(report_id)
+    record = store.get(digest.hex()) if digest is not None else None
+    if record is None or record.report_id != report_id or not _may_read(record, caller, receipt_token):
+        raise ReportNotFound(
+            "No such report.", [requirement("/reportId", "rule.report_id.not_found", "no report with this id")]
+        )
+    return StatusView(
+        report_id=record.report_id,
+        status=record.status,
+        received_at=record.received_at,
+        reason_code=record.reason_code,
+        case_id=record.case_id,
+    )
+
+
+def _may_read(record: ReportRecord, caller: Caller, receipt_token: str | None) -> bool:
+    if not caller.is_anonymous and hmac.compare_digest(record.principal, caller.scope):
+        return True
+    return receipt_token is not None and hmac.compare_digest(record.receipt_hash, receipt_hash(receipt_token))
