@@ -172,7 +172,8 @@ def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute
             if api is None:
                 raise TemplateError(f"{function}.{event_name}: RestApiId must reference an API in this template")
             api_props = template.properties(api) if api in template.resources else _implicit_api_props(template)
-            authorizer = (ev.get("Auth") or {}).get("Authorizer", (api_props.get("Auth") or {}).get("DefaultAuthorizer"))
+            default_authorizer = (api_props.get("Auth") or {}).get("DefaultAuthorizer")
+            authorizer = (ev.get("Auth") or {}).get("Authorizer", default_authorizer)
             routes.append(
                 ApiRoute(
                     method=str(resolve(ev["Method"])).upper(),
@@ -275,7 +276,8 @@ def event_sources(template: Template, resolve: Resolver = literal) -> list[Event
                     )
                 )
             else:
-                on_failure = ((ev.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+                destination = ((ev.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+                on_failure = None if destination is None else _required_ref(destination, where, "OnFailure")
                 sources.append(
                     DynamoDbEventSource(
                         table=_required_ref(ev.get("Stream"), where, "Stream"),
@@ -285,7 +287,7 @@ def event_sources(template: Template, resolve: Resolver = literal) -> list[Event
                         maximum_record_age_seconds=int(ev.get("MaximumRecordAgeInSeconds", -1)),
                         bisect_batch_on_function_error=bool(ev.get("BisectBatchOnFunctionError", False)),
                         parallelization_factor=int(ev.get("ParallelizationFactor", 1)),
-                        on_failure_destination=None if on_failure is None else _required_ref(on_failure, where, "OnFailure"),
+                        on_failure_destination=on_failure,
                         **common,
                     )
                 )

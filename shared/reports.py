@@ -380,7 +380,10 @@ def _resources(
 
 
 def _domain_resource(raw: str) -> Resource:
-    return Resource(kind=ResourceKind.DOMAIN, canonical=canonicalize_host(raw))
+    resource = canonicalize(raw)
+    if resource.kind is not ResourceKind.DOMAIN:
+        raise InvalidResource("rule.resource.malformed", "the domain field takes a domain name")
+    return resource
 
 
 def _evidence(xarf: XarfReportIn, base_path: str, problems: list[UnmetRequirement]) -> tuple[EvidenceDigest, ...]:

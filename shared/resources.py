@@ -256,7 +256,8 @@ def _bare_ip(text: str) -> str | None:
     if ":" in text:
         return _ipv6(text, code="rule.resource.malformed") if _IPV6_LIKE_RE.fullmatch(text) else None
     candidate = text.removesuffix(".")
-    if _NUMERIC_LABEL_RE.fullmatch(candidate.rsplit(".", 1)[-1]):
+    # Non-ASCII text (full-width digits...) is left to the host path, which maps it with UTS #46 first.
+    if candidate.isascii() and _NUMERIC_LABEL_RE.fullmatch(candidate.rsplit(".", 1)[-1]):
         return _strict_ipv4(candidate)
     return None
 

@@ -23,12 +23,13 @@ from shared.errors import (
     ReportNotFound,
     TokenConflict,
     UnsupportedMediaType,
+    requirement,
 )
 from shared.principals import principal_of
 from shared.storage import ReportTable, StoreUnavailable
 
-logger = Logger()
-metrics = Metrics()
+logger = Logger(service="abuse-intake")
+metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
 app = APIGatewayRestResolver()
 
 STATUS_OF = {
@@ -57,7 +58,9 @@ def _raw_body() -> bytes:
         try:
             return base64.b64decode(body, validate=True)
         except ValueError:
-            raise MalformedBody("The body is not valid base64.") from None
+            raise MalformedBody(
+                "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded body")]
+            ) from None
     return body.encode("utf-8", "surrogatepass")
 
 

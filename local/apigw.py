@@ -1,0 +1,332 @@
+"""API Gateway REST (v1) in front of the functions: route matching, Lambda proxy events and proxy responses.
+
+Everything here is plain data in, plain data out, so tests can call it without a socket: ``local.server`` reads a
+request off the wire into an ``HttpRequest``, ``Gateway.handle`` answers an ``HttpResponse``. Where API Gateway
+behaves differently from a plain web server (403 "Missing Authentication Token" for an unknown route or method, 502
+when the function raises or answers a malformed proxy response, 413 over 10 MB, percent-encoded path parameters,
+decoded query strings), this module does what API Gateway does.
+
+It must never log or keep request or response bodies, and never verify SigV4 signatures: there is no secret locally,
+so the access key id named in a SigV4 ``Authorization`` header (or presigned ``X-Amz-Credential``) is taken, unverified,
+as the caller's identity. Whether an unsigned request may reach an IAM route is decided in exactly one place,
+``REQUIRE_SIGV4_ON_IAM_ROUTES``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from local.template import ApiRoute
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# False: an unsigned request reaches an IAM route as an anonymous caller (identity fields None). True: it is refused
+# with 403 Missing Authentication Token, as API Gateway does. Flip this one line to enforce signing locally.
+REQUIRE_SIGV4_ON_IAM_ROUTES = False
+
+# API Gateway's own error bodies, byte for byte (the 502 one really has a space after the colon).
+MISSING_AUTHENTICATION_TOKEN = b'{"message":"Missing Authentication Token"}'
+REQUEST_TOO_LONG = b'{"message":"Request Too Long"}'
+INTERNAL_SERVER_ERROR = b'{"message": "Internal server error"}'
+
+_SIGV4_CREDENTIAL = re.compile(r"^AWS4-HMAC-SHA256\s.*?Credential=([A-Za-z0-9]+)/", re.DOTALL)
+_HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
+_PROXY_RESULT_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # the request-target as received: path and query, still percent-encoded
+    headers: Sequence[tuple[str, str]]  # in arrival order, names as sent
+    body: bytes
+    source_ip: str
+    server_port: int
+    protocol: str = "HTTP/1.1"
+
+    @property
+    def path(self) -> str:
+        return self.target.partition("?")[0] or "/"
+
+    @property
+    def query(self) -> str:
+        return self.target.partition("?")[2]
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+
+def gateway_error(status: int, body: bytes, request_id: str, error_type: str | None = None) -> HttpResponse:
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return HttpResponse(status, headers, body)
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: ApiRoute
+    path_parameters: dict[str, str]
+
+
+class Router:
+    """Resource first, then method, as API Gateway's resource tree does: literal segments beat `{param}`, which beats
+    `{proxy+}`; a path whose best resource lacks the method is not retried on a less specific one."""
+
+    def __init__(self, routes: Iterable[ApiRoute]) -> None:
+        self._resources: dict[str, dict[str, ApiRoute]] = {}
+        for route in routes:
+            self._resources.setdefault(route.path, {})[route.method] = route
+
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        segments = _segments(path)
+        best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
+        for resource in self._resources:
+            parameters = _match_resource(_segments(resource), segments)
+            if parameters is not None:
+                rank = tuple(_segment_rank(segment) for segment in _segments(resource))
+                if best is None or rank < best[0]:
+                    best = (rank, resource, parameters)
+        if best is None:
+            return None
+        methods = self._resources[best[1]]
+        route = methods.get(method.upper()) or methods.get("ANY")
+        return None if route is None else RouteMatch(route, best[2])
+
+
+def _segments(path: str) -> list[str]:
+    stripped = path.strip("/")
+    return stripped.split("/") if stripped else []
+
+
+def _segment_rank(segment: str) -> int:
+    if segment.startswith("{") and segment.endswith("+}"):
+        return 2
+    return 1 if segment.startswith("{") and segment.endswith("}") else 0
+
+
+def _match_resource(resource: list[str], request: list[str]) -> dict[str, str] | None:
+    parameters: dict[str, str] = {}
+    for index, segment in enumerate(resource):
+        rank = _segment_rank(segment)
+        if rank == 2:  # greedy: one or more remaining segments, kept with their slashes
+            rest = request[index:]
+            if not rest:
+                return None
+            parameters[segment[1:-2]] = "/".join(rest)
+            return parameters
+        if index >= len(request) or not request[index]:
+            return None
+        if rank == 1:
+            parameters[segment[1:-1]] = request[index]  # percent-encoded, as REST APIs pass path parameters
+        elif segment != request[index]:
+            return None
+    return parameters if len(request) == len(resource) else None
+
+
+def caller_access_key(headers: Iterable[tuple[str, str]], query: str) -> str | None:
+    """The access key id a SigV4-signed request names (header or presigned URL); None when unsigned. Unverified."""
+    for name, value in headers:
+        if name.lower() == "authorization":
+            match = _SIGV4_CREDENTIAL.match(value)
+            if match:
+                return match.group(1)
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name == "X-Amz-Credential" and re.fullmatch(r"[A-Za-z0-9]+", value.partition("/")[0]):
+            return value.partition("/")[0]
+    return None
+
+
+def to_rest_event(
+    request: HttpRequest,
+    match: RouteMatch,
+    *,
+    api_id: str,
+    account_id: str,
+    request_id: str,
+    request_time_ms: int,
+) -> dict[str, Any]:
+    """The event API Gateway (REST, Lambda proxy integration) would send the function for this request."""
+    route, stage = match.route, match.route.stage
+    headers = _with_gateway_headers(request)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(request.query, keep_blank_values=True):  # decoded, `+` as space, like REST APIs
+        multi_query.setdefault(name, []).append(value)
+    access_key = caller_access_key(request.headers, request.query)
+    user_agent = next((value for name, value in reversed(request.headers) if name.lower() == "user-agent"), None)
+    host = next((value for name, value in reversed(request.headers) if name.lower() == "host"), "localhost")
+    try:
+        body: str | None = request.body.decode("utf-8") if request.body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
+    when = datetime.fromtimestamp(request_time_ms / 1000, tz=UTC)
+    return {
+        "resource": route.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": match.path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": hashlib.sha256(f"{api_id}{route.path}".encode()).hexdigest()[:6],
+            "resourcePath": route.path,
+            "httpMethod": request.method,
+            "extendedRequestId": base64.b64encode(uuid.UUID(request_id).bytes[:12]).decode("ascii"),
+            "requestTime": when.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{request.path}",  # the stage prefix, as on the execute-api endpoint
+            "accountId": account_id,
+            "protocol": request.protocol,
+            "stage": stage,
+            "domainPrefix": host.split(".")[0],
+            "requestTimeEpoch": request_time_ms,
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": account_id if access_key else None,
+                "cognitoIdentityId": None,
+                "caller": access_key,
+                "sourceIp": request.source_ip,
+                "principalOrgId": None,
+                "accessKey": access_key,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": f"arn:aws:iam::{account_id}:user/{access_key}" if access_key else None,
+                "userAgent": user_agent,
+                "user": access_key,
+                "clientCert": None,
+            },
+            "domainName": host,
+            "deploymentId": hashlib.sha256(api_id.encode()).hexdigest()[:6],
+            "apiId": api_id,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _with_gateway_headers(request: HttpRequest) -> list[tuple[str, str]]:
+    # Headers API Gateway adds on the way to the integration; a client's X-Forwarded-For is extended, not replaced.
+    headers = list(request.headers)
+    names = {name.lower(): index for index, (name, _) in enumerate(headers)}
+    if "x-forwarded-for" in names:
+        name, value = headers[names["x-forwarded-for"]]
+        headers[names["x-forwarded-for"]] = (name, f"{value}, {request.source_ip}")
+    else:
+        headers.append(("X-Forwarded-For", request.source_ip))
+    headers.append(("X-Forwarded-Port", str(request.server_port)))
+    headers.append(("X-Forwarded-Proto", "http"))
+    if "x-amzn-trace-id" not in names:
+        headers.append(("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"))
+    return headers
+
+
+class MalformedProxyResponse(ValueError):
+    """The function answered something API Gateway would reject ("Malformed Lambda proxy response")."""
+
+
+def to_http_response(result: Any, request_id: str) -> HttpResponse:
+    """The HTTP response API Gateway makes of a proxy integration's result."""
+    if not isinstance(result, Mapping) or not set(result) <= _PROXY_RESULT_KEYS:
+        raise MalformedProxyResponse("not an object with only statusCode/headers/multiValueHeaders/body/isBase64Encoded")
+    status = result.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int | str) or not str(status).isdigit():
+        raise MalformedProxyResponse(f"statusCode {status!r} is not an integer")
+    body = result.get("body")
+    if body is not None and not isinstance(body, str):
+        raise MalformedProxyResponse(f"body is {type(body).__name__}, not a string")
+    try:
+        payload = base64.b64decode(body or "", validate=True) if result.get("isBase64Encoded") else (body or "").encode()
+    except binascii.Error as error:
+        raise MalformedProxyResponse("isBase64Encoded but body is not base64") from error
+    # Both maps are merged; a pair present in both appears once.
+    merged: list[tuple[str, str]] = []
+    for name, values in _mapping(result, "multiValueHeaders").items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponse(f"multiValueHeaders[{name!r}] is not a list")
+        merged.extend((str(name), _header_value(value)) for value in values)
+    seen = {(name.lower(), value) for name, value in merged}
+    for name, value in _mapping(result, "headers").items():
+        if (str(name).lower(), _header_value(value)) not in seen:
+            merged.append((str(name), _header_value(value)))
+    headers = [(name, value) for name, value in merged if name.lower() not in _HOP_BY_HOP]
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))  # API Gateway's default for proxy responses
+    headers.append(("x-amzn-RequestId", request_id))
+    return HttpResponse(int(status), headers, payload)
+
+
+def _mapping(result: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = result.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise MalformedProxyResponse(f"{key} is not an object")
+    return value
+
+
+def _header_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise MalformedProxyResponse(f"header value {value!r} is not a string")
+
+
+Invoke = Callable[[str, dict[str, Any], str], Any]  # (function logical id, event, request id) -> proxy result
+
+
+class Gateway:
+    """One REST API deployment: routes -> function invocations -> HTTP responses."""
+
+    def __init__(self, routes: Iterable[ApiRoute], invoke: Invoke, *, api_ids: Mapping[str, str], account_id: str):
+        self.router = Router(routes)
+        self.invoke = invoke
+        self.api_ids = dict(api_ids)  # API logical id -> its (local) API id
+        self.account_id = account_id
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        match = self.router.match(request.method, request.path)
+        if match is None:
+            return gateway_error(403, MISSING_AUTHENTICATION_TOKEN, request_id, "MissingAuthenticationTokenException")
+        route = match.route
+        if route.iam_auth and REQUIRE_SIGV4_ON_IAM_ROUTES and caller_access_key(request.headers, request.query) is None:
+            return gateway_error(403, MISSING_AUTHENTICATION_TOKEN, request_id, "MissingAuthenticationTokenException")
+        event = to_rest_event(
+            request,
+            match,
+            api_id=self.api_ids[route.api],
+            account_id=self.account_id,
+            request_id=request_id,
+            request_time_ms=int(time.time() * 1000),
+        )
+        try:
+            result = self.invoke(route.function, event, request_id)
+            return to_http_response(result, request_id)
+        except MalformedProxyResponse as error:
+            log.error("%s %s -> %s: malformed proxy response: %s", route.method, route.path, route.function, error)
+        except Exception:
+            # What Lambda would log for an unhandled error; never the event, which carries the body.
+            log.exception("%s %s -> %s raised (request %s)", route.method, route.path, route.function, request_id)
+        return gateway_error(502, INTERNAL_SERVER_ERROR, request_id, "InternalServerErrorException")

@@ -1,0 +1,218 @@
+"""The local stack's lifecycle and HTTP plumbing: moto, resources, environment, HTTP server, background workers.
+
+``run()`` starts moto's server in-process (unless AWS_ENDPOINT_URL names another endpoint), creates the template's
+resources there (``local.world``), exports the functions' environment, serves the template's API routes over HTTP
+(``local.apigw`` shapes the events, ``local.runtime`` calls the handlers), prints the base URL once the socket accepts
+connections, and on SIGINT/SIGTERM stops everything in reverse order and returns 0.
+
+It must never reach a real AWS account on its own: with no AWS_ENDPOINT_URL it points boto3 at the embedded moto
+and replaces any credentials in the environment with dummies. It must never print anything to stdout but the one URL
+line (handlers may print their own logs afterwards), and never log request bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, HttpResponse, gateway_error
+from local.runtime import FunctionRuntime
+from local.template import FUNCTION_TYPES, api_routes, load_template
+from local.world import DEFAULT_STACK_NAME, World, build_world
+
+log = logging.getLogger(__name__)
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Settings that could send boto3 somewhere other than the embedded moto, or sign as a real identity.
+_UNSAFE_WITH_EMBEDDED_MOTO = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+class BackgroundWorker(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def background_workers(world: World, runtime: FunctionRuntime) -> list[BackgroundWorker]:
+    """The workers that run beside the HTTP server: started before it serves, stopped after it has stopped.
+
+    This is where the DynamoDB stream -> function and SQS queue -> function pollers go: one per entry of
+    ``local.template.event_sources(world.template, world.resolve)``, each calling ``runtime.invoke`` with Lambda's
+    event shapes, batch sizes and partial-failure semantics. None exist yet.
+    """
+    return []
+
+
+@contextmanager
+def embedded_moto() -> Iterator[str]:
+    """Moto's server on 127.0.0.1 (free port) in this process, with boto3 pointed at it via the environment."""
+    from moto.server import ThreadedMotoServer  # heavy: only imported when no endpoint was given
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name in [*_UNSAFE_WITH_EMBEDDED_MOTO, *(n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_"))]:
+            os.environ.pop(name, None)
+        # Dummies even when real credentials are set: a local run must not be able to sign as anyone real.
+        os.environ.update(DUMMY_CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _set_default_region() -> None:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    os.environ.setdefault("AWS_REGION", region)  # what Lambda sets, and what handler code may read
+
+
+def functions_environment(world: World) -> dict[str, str]:
+    """Union of every function's environment: they share this one process, so a clash can only be reported."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for function in world.template.resources_of_type(*FUNCTION_TYPES):
+        for name, value in world.function_environment(function).items():
+            if name in merged and merged[name] != value:
+                log.warning("%s differs between %s and %s; all use %s's value", name, owner[name], function, owner[name])
+                continue
+            merged.setdefault(name, value)
+            owner.setdefault(name, function)
+    return merged
+
+
+class ApiRequestHandler(BaseHTTPRequestHandler):
+    """Bytes on the wire <-> HttpRequest/HttpResponse; everything API Gateway-like happens in ``gateway``."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive; every response carries an exact Content-Length
+    disable_nagle_algorithm = True  # else a keep-alive client waits ~40 ms (delayed ACK) for each small response
+    server_version = "abuse-intake-local"
+    sys_version = ""
+    gateway: Gateway  # set on the subclass each server makes
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        body = self._read_body()
+        if body is None:
+            response = gateway_error(413, REQUEST_TOO_LONG, "-")
+            self.close_connection = True  # the unread body is still on the socket
+        else:
+            request = HttpRequest(
+                method=self.command,
+                target=self.path,
+                headers=list(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+                server_port=self.server.server_address[1],
+                protocol=self.request_version,
+            )
+            response = self.gateway.handle(request)
+        self._send(response)
+        # Method, path without query, status: never bodies, never query strings (they may carry receipt tokens).
+        duration_ms = (time.monotonic() - started) * 1000
+        log.info("%s %s %d %.1fms", self.command, self.path.partition("?")[0], response.status, duration_ms)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when it is over API Gateway's limit (nothing more is read then)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        return None if length > MAX_REQUEST_BYTES else self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while size := int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16):
+            total += size
+            if total > MAX_REQUEST_BYTES:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # the CRLF that ends the chunk
+        while self.rfile.readline(8192).strip():  # trailers, up to the blank line
+            pass
+        return b"".join(chunks)
+
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+        log.debug(format, *args)  # http.server's own lines (malformed requests...); requests are logged in _serve
+
+
+@contextmanager
+def http_server(host: str, port: int, gateway: Gateway) -> Iterator[ThreadingHTTPServer]:
+    """Serve ``gateway`` on (host, port) from a background thread; the socket is listening when this yields."""
+    handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"gateway": gateway})
+    httpd = ThreadingHTTPServer((host, port), handler)
+    thread = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def run(
+    host: str,
+    port: int,
+    *,
+    template_path: Path | None = None,
+    parameters: Mapping[str, str] | None = None,
+    stack_name: str = DEFAULT_STACK_NAME,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop."""
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every AWS call otherwise
+    try:
+        # Exit runs in reverse: HTTP stops first, then the workers, then moto.
+        with ExitStack() as stack:
+            if not os.environ.get("AWS_ENDPOINT_URL"):
+                stack.enter_context(embedded_moto())
+            _set_default_region()
+            template = load_template(template_path)
+            world = build_world(template, stack_name=stack_name, parameters=parameters)
+            os.environ.update(functions_environment(world))
+            runtime = FunctionRuntime.from_world(world)
+            routes = api_routes(template, world.resolve)
+            gateway = Gateway(
+                routes,
+                lambda function, event, request_id: runtime.invoke(function, event, request_id=request_id),
+                api_ids={route.api: str(world.ref(route.api)) for route in routes},
+                account_id=world.account_id,
+            )
+            for worker in background_workers(world, runtime):
+                worker.start()
+                stack.callback(worker.stop)
+            httpd = stack.enter_context(http_server(host, port, gateway))
+            if not stopping.is_set():
+                print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
+                stopping.wait()
+            log.info("stopping")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

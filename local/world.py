@@ -1,0 +1,673 @@
+"""Create the template's resources through boto3, and say what each logical id is called once created.
+
+``build_world()`` reads infra/template.yaml and creates the resources the service's code talks to (DynamoDB tables,
+SQS queues, S3 buckets, KMS keys and aliases, SNS topics and subscriptions) against whatever endpoint boto3 is
+configured for: ``moto.mock_aws()`` in tests, the moto server that ``python -m local`` starts, or any AWS-compatible
+endpoint named by AWS_ENDPOINT_URL. Every setting comes from the template's Properties (key schema, indexes, stream,
+TTL, PITR, FIFO, redrive, object lock, encryption...), so what runs locally is what gets deployed. The returned
+``World`` resolves Ref / GetAtt / Sub / parameters / pseudo-parameters to physical names, ARNs and URLs, and gives
+each function its environment.
+
+Physical names are deterministic, ``{stack_name}-{LogicalId}`` (buckets lower-cased, FIFO queues and topics get
+``.fifo``) unless the template names the resource, so a restart against the same endpoint finds its data. Creation
+is idempotent: what already exists is reused and brought in line where the API allows it.
+
+It must never delete anything, never create what the template does not declare (one exception: a lookup alias per
+KMS key, ``alias/{stack_name}/{LogicalId}``, because keys have no name to find them by on the next run), and never
+choose the endpoint itself (pointing boto3 at moto is ``local.server``'s job, so nothing here can reach a real account
+unless its caller asks for that). Types it does not emulate (APIs, functions, alarms, IAM, WAF, usage plans...) are
+not created; they get name-only stand-ins so references to them still resolve.
+
+Moto gaps and API/CloudFormation shape differences handled here (test-setup level, never in product code):
+- CloudFormation's StreamSpecification has no StreamEnabled and SSESpecification says SSEEnabled; the API wants
+  StreamEnabled=True and Enabled. Both are translated.
+- moto accepts re-enabling TTL that is already on, real DynamoDB answers ValidationException: TTL is read first and
+  only changed when it differs, so the same code works against both.
+- moto's CreateQueue with different attributes on an existing queue fails (QueueAlreadyExists), like SQS: the queue
+  is reused and the template's attributes are applied with SetQueueAttributes.
+- moto and SNS return the existing subscription for an identical Subscribe, so subscriptions are not duplicated.
+- CreateKey is never idempotent (moto or AWS), hence the lookup alias above.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local.template import (
+    FUNCTION_TYPES,
+    IMPLICIT_API,
+    Template,
+    TemplateError,
+    load_template,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_kms.client import KMSClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sns.client import SNSClient
+    from mypy_boto3_sqs.client import SQSClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STACK_NAME = "abuse-intake-local"
+MOTO_ACCOUNT_ID = "123456789012"
+_NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: the enclosing key or list item disappears
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One logical id as it exists here."""
+
+    logical_id: str
+    type: str
+    name: str  # table/queue/bucket/topic/function name, KMS key id, alias name
+    ref: Any  # what !Ref returns (CloudFormation's rule for the type: a queue's Ref is its URL, a key's its id...)
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # what !GetAtt returns
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The boto3 clients resources are created with; all share one session, so one endpoint and one region."""
+
+    region: str
+    dynamodb: DynamoDBClient
+    sqs: SQSClient
+    s3: S3Client
+    kms: KMSClient
+    sns: SNSClient
+    sts: Any  # no stubs are installed for STS
+
+    @classmethod
+    def from_session(cls, session: boto3.Session | None = None) -> Clients:
+        session = session or boto3.Session()
+        region = session.region_name or "us-east-1"
+        return cls(
+            region=region,
+            dynamodb=session.client("dynamodb", region_name=region),
+            sqs=session.client("sqs", region_name=region),
+            s3=session.client("s3", region_name=region),
+            kms=session.client("kms", region_name=region),
+            sns=session.client("sns", region_name=region),
+            sts=session.client("sts", region_name=region),
+        )
+
+    def account_id(self) -> str:
+        try:
+            return str(self.sts.get_caller_identity()["Account"])
+        except (BotoCoreError, ClientError) as error:
+            # Some AWS-compatible endpoints have no STS; moto's account is the usual local answer.
+            log.warning("STS unavailable (%s); assuming account %s", error, MOTO_ACCOUNT_ID)
+            return MOTO_ACCOUNT_ID
+
+
+class World:
+    """Physical names, ARNs and URLs per logical id, and the resolver that turns template values into them."""
+
+    def __init__(
+        self,
+        template: Template,
+        *,
+        stack_name: str = DEFAULT_STACK_NAME,
+        region: str = "us-east-1",
+        account_id: str = MOTO_ACCOUNT_ID,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.template = template
+        self.stack_name = stack_name
+        self.region = region
+        self.account_id = account_id
+        self.parameters = _parameter_values(template, parameters or {})
+        self.resources: dict[str, Resource] = {}  # created (or found existing) through the API
+        self._stand_ins: dict[str, Resource] = {}
+        self._conditions: dict[str, bool] = {}
+
+    # --- lookups -------------------------------------------------------------------------------------------------
+
+    def resource(self, logical_id: str) -> Resource:
+        if logical_id in self.resources:
+            return self.resources[logical_id]
+        declared = self.template.resources.get(logical_id)
+        if declared is not None and declared.get("Type") in _CREATORS:
+            raise TemplateError(f"{logical_id} is referenced before it exists (inactive Condition, or a cycle?)")
+        if logical_id not in self._stand_ins:
+            self._stand_ins[logical_id] = self._stand_in(logical_id)
+        return self._stand_ins[logical_id]
+
+    def physical_name(self, logical_id: str) -> str:
+        return self.resource(logical_id).name
+
+    def ref(self, logical_id: str) -> Any:
+        return self.resource(logical_id).ref
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        resource = self.resource(logical_id)
+        if attribute not in resource.attributes:
+            known = ", ".join(sorted(resource.attributes)) or "none"
+            raise TemplateError(f"!GetAtt {logical_id}.{attribute}: not available locally (known: {known})")
+        return resource.attributes[attribute]
+
+    def arn(self, logical_id: str) -> str:
+        return str(self.get_att(logical_id, "Arn"))
+
+    def queue_url(self, logical_id: str) -> str:
+        return str(self.get_att(logical_id, "QueueUrl"))
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """Globals.Function.Environment.Variables merged with the function's own, resolved to strings."""
+        variables = (self.template.properties(logical_id).get("Environment") or {}).get("Variables") or {}
+        return {name: _to_str(value, f"{logical_id} env {name}") for name, value in self.resolve(variables).items()}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            if name not in self.template.conditions:
+                raise TemplateError(f"unknown Condition {name}")
+            self._conditions[name] = bool(self.resolve(self.template.conditions[name]))
+        return self._conditions[name]
+
+    def is_active(self, logical_id: str) -> bool:
+        condition = self.template.resources[logical_id].get("Condition")
+        return condition is None or self.condition(condition)
+
+    def default_name(self, logical_id: str, *, max_length: int, lowercase: bool = False, suffix: str = "") -> str:
+        """`{stack_name}-{LogicalId}`, made valid for the service and shortened with a hash if it must be."""
+        name = f"{self.stack_name}-{logical_id}"
+        if lowercase:
+            name = re.sub(r"[^a-z0-9-]", "-", name.lower())
+        room = max_length - len(suffix)
+        if len(name) > room:
+            name = f"{name[: room - 9]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        return name + suffix
+
+    # --- resolution ----------------------------------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        """Template value -> plain value: intrinsics evaluated, AWS::NoValue removed, everything else as is."""
+        if isinstance(value, list):
+            return [item for item in map(self.resolve, value) if item is not _NO_VALUE]
+        if not isinstance(value, Mapping):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key in _INTRINSICS and (key != "Condition" or isinstance(arg, str)):
+                return _INTRINSICS[key](self, arg)
+            if str(key).startswith("Fn::"):
+                raise TemplateError(f"{key} is not supported locally")
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.stack_name}/local",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NotificationARNs": [],
+            "AWS::NoValue": _NO_VALUE,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.ref(name)
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg[0], self.resolve(arg[1])) if isinstance(arg, list) else (arg, {})
+
+        def substitute(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            if expression.startswith("!"):  # ${!Literal} is how a template writes a literal ${Literal}
+                return "${" + expression[1:] + "}"
+            if expression in variables:
+                return _to_str(variables[expression], f"!Sub {expression}")
+            if "." in expression and not expression.startswith("AWS::"):
+                logical_id, attribute = expression.split(".", 1)
+                return _to_str(self.get_att(logical_id, attribute), f"!Sub {expression}")
+            return _to_str(self._ref(expression), f"!Sub {expression}")
+
+        return _SUB_VARIABLE.sub(substitute, str(text))
+
+    def _get_att(self, arg: Any) -> Any:
+        logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+        return self.get_att(logical_id, attribute)
+
+    def _find_in_map(self, arg: list[Any]) -> Any:
+        name, top, second = (self.resolve(part) for part in arg[:3])
+        try:
+            return self.template.mappings[name][top][second]
+        except KeyError:
+            if len(arg) > 3:  # the optional DefaultValue of AWS::LanguageExtensions
+                return self.resolve(arg[3]["DefaultValue"])
+            raise TemplateError(f"!FindInMap {name}/{top}/{second}: no such entry") from None
+
+    def _stand_in(self, logical_id: str) -> Resource:
+        # Types we do not create still get the names and ARNs CloudFormation would give them, so an environment
+        # variable or policy that mentions them resolves the same way locally as in the cloud.
+        declared = self.template.resources.get(logical_id)
+        type_ = declared.get("Type", "") if declared else ""
+        if declared is None and logical_id == IMPLICIT_API:
+            type_ = "AWS::Serverless::Api"
+        elif declared is None and logical_id.endswith("Role") and logical_id[:-4] in self.template.resources:
+            type_ = "AWS::IAM::Role"  # SAM's implicit execution role of a function
+        elif declared is None:
+            raise TemplateError(f"{logical_id} is neither a parameter nor a resource of the template")
+        props = self.template.properties(logical_id) if declared else {}
+        if type_ in FUNCTION_TYPES or type_ == "AWS::Lambda::Function":
+            name = str(self.resolve(props.get("FunctionName") or self.default_name(logical_id, max_length=64)))
+            arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+            return Resource(logical_id, type_, name, name, {"Arn": arn})
+        if type_ in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
+            api_id = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:10]
+            return Resource(logical_id, type_, api_id, api_id, {"RootResourceId": api_id[:6], "RestApiId": api_id})
+        if type_ == "AWS::IAM::Role":
+            name = str(self.resolve(props.get("RoleName") or self.default_name(logical_id, max_length=64)))
+            arn = f"arn:aws:iam::{self.account_id}:role/{name}"
+            return Resource(logical_id, type_, name, name, {"Arn": arn, "RoleId": name})
+        name = self.default_name(logical_id, max_length=255)
+        return Resource(logical_id, type_, name, name)
+
+
+def _to_str(value: Any, where: str) -> str:
+    # CloudFormation's stringification: booleans are lower-case, numbers as written.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise TemplateError(f"{where}: expected a string, got {value!r}")
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _equals(world: World, arg: list[Any]) -> bool:
+    left, right = (world.resolve(part) for part in arg)
+    return bool(_to_str(left, "!Equals") == _to_str(right, "!Equals"))
+
+
+_INTRINSICS: dict[str, Callable[[World, Any], Any]] = {
+    "Ref": lambda world, name: world._ref(name),
+    "Condition": lambda world, name: world.condition(name),
+    "Fn::GetAtt": World._get_att,
+    "Fn::Sub": World._sub,
+    "Fn::Join": lambda world, arg: str(arg[0]).join(_to_str(item, "!Join") for item in world.resolve(arg[1])),
+    "Fn::Select": lambda world, arg: world.resolve(arg[1])[int(world.resolve(arg[0]))],
+    "Fn::Split": lambda world, arg: str(world.resolve(arg[1])).split(str(arg[0])),
+    "Fn::If": lambda world, arg: world.resolve(arg[1] if world.condition(arg[0]) else arg[2]),
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda world, arg: not world.resolve(arg[0]),
+    "Fn::And": lambda world, arg: all(world.resolve(arg)),
+    "Fn::Or": lambda world, arg: any(world.resolve(arg)),
+    "Fn::FindInMap": World._find_in_map,
+    "Fn::Base64": lambda world, arg: base64.b64encode(str(world.resolve(arg)).encode()).decode(),
+    "Fn::GetAZs": lambda world, arg: [f"{world.region}{zone}" for zone in "abc"],
+    "Fn::ToJsonString": lambda world, arg: json.dumps(world.resolve(arg), separators=(",", ":")),
+    "Fn::Length": lambda world, arg: len(world.resolve(arg)),
+    "Fn::ImportValue": lambda world, arg: _raise(TemplateError(f"!ImportValue {arg!r}: no other stacks exist locally")),
+}
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
+def _parameter_values(template: Template, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(overrides) - set(template.parameters)
+    if unknown:
+        raise TemplateError(f"unknown parameters: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, spec in template.parameters.items():
+        if name not in overrides and "Default" not in spec:
+            raise TemplateError(f"parameter {name} has no Default; pass parameters={{{name!r}: ...}}")
+        value = overrides.get(name, spec.get("Default"))
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and str(value) not in map(str, allowed):
+            raise TemplateError(f"parameter {name}={value!r} is not one of {allowed}")
+        if str(spec.get("Type", "")).startswith(("CommaDelimitedList", "List<")) and isinstance(value, str):
+            value = [item.strip() for item in value.split(",")]
+        values[name] = value
+    return values
+
+
+# --- creation ------------------------------------------------------------------------------------------------------
+
+Creator = Callable[[World, Clients, str, dict[str, Any]], Resource]
+
+
+def build_world(
+    template: Template | str | Path | None = None,
+    *,
+    session_or_clients: boto3.Session | Clients | None = None,
+    stack_name: str = DEFAULT_STACK_NAME,
+    parameters: Mapping[str, Any] | None = None,
+) -> World:
+    """Create (or find) every emulated resource of the template, dependencies first, and return the World."""
+    if not isinstance(template, Template):
+        template = load_template(template)
+    if isinstance(session_or_clients, Clients):
+        clients = session_or_clients
+    else:
+        clients = Clients.from_session(session_or_clients)
+    world = World(
+        template,
+        stack_name=stack_name,
+        region=clients.region,
+        account_id=clients.account_id(),
+        parameters=parameters,
+    )
+    for logical_id in _creation_order(world):
+        declared = template.resources[logical_id]
+        props = world.resolve(template.properties(logical_id))
+        resource = _CREATORS[declared["Type"]](world, clients, logical_id, props)
+        world.resources[logical_id] = resource
+        log.info("%s: %s %s", logical_id, declared["Type"], resource.name)
+    return world
+
+
+def _creation_order(world: World) -> list[str]:
+    # Dependencies first (a redrive policy needs its DLQ's ARN, an alias its key), otherwise template order.
+    pending = {
+        logical_id: res
+        for logical_id, res in world.template.resources.items()
+        if res.get("Type") in _CREATORS and world.is_active(logical_id)
+    }
+    needs = {
+        logical_id: (_references(res.get("Properties")) | set(_as_list(res.get("DependsOn")))) & set(pending)
+        for logical_id, res in pending.items()
+    }
+    order: list[str] = []
+    while pending:
+        ready = [logical_id for logical_id in pending if needs[logical_id] <= set(order)]
+        if not ready:
+            raise TemplateError(f"circular references between {', '.join(pending)}")
+        for logical_id in ready:
+            order.append(logical_id)
+            del pending[logical_id]
+    return order
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*map(_references, value)) if value else set()
+    if not isinstance(value, Mapping):
+        return set()
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref" and isinstance(arg, str):
+            return {arg}
+        if key == "Fn::GetAtt":
+            return {(arg.split(".", 1) if isinstance(arg, str) else arg)[0]}
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            names = {m.split(".", 1)[0] for m in _SUB_VARIABLE.findall(str(text)) if not m.startswith(("!", "AWS::"))}
+            return names | _references(variables)
+    return _references(list(value.values()))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _attribute(value: Any) -> str:
+    """SQS/SNS attribute values are strings; CloudFormation lets the template write booleans and numbers."""
+    if isinstance(value, Mapping | list):
+        return json.dumps(value)  # RedrivePolicy and friends may be written as objects
+    return _to_str(value, "attribute")
+
+
+def _tags(props: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [{"Key": str(tag["Key"]), "Value": str(tag["Value"])} for tag in props.get("Tags") or []]
+
+
+_TABLE_PASSTHROUGH = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "LocalSecondaryIndexes",
+    "TableClass",
+    "DeletionProtectionEnabled",
+    "OnDemandThroughput",
+)
+
+
+def _create_table(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    ddb = clients.dynamodb
+    name = str(props.get("TableName") or world.default_name(logical_id, max_length=255))
+    request: dict[str, Any] = {key: props[key] for key in _TABLE_PASSTHROUGH if key in props}
+    if props.get("GlobalSecondaryIndexes"):
+        # ContributorInsightsSpecification is CloudFormation-only; the API sets it with a separate call.
+        request["GlobalSecondaryIndexes"] = [
+            {key: value for key, value in index.items() if key != "ContributorInsightsSpecification"}
+            for index in props["GlobalSecondaryIndexes"]
+        ]
+    if props.get("StreamSpecification"):
+        request["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+        }
+    if props.get("SSESpecification"):
+        sse = props["SSESpecification"]
+        extra = {key: sse[key] for key in ("SSEType", "KMSMasterKeyId") if key in sse}
+        request["SSESpecification"] = {"Enabled": _truthy(sse.get("SSEEnabled")), **extra}
+    if _tags(props):
+        request["Tags"] = _tags(props)
+    existed = False
+    try:
+        ddb.create_table(TableName=name, **request)
+    except ClientError as error:
+        if _error_code(error) != "ResourceInUseException":
+            raise
+        existed = True
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    table: dict[str, Any] = dict(ddb.describe_table(TableName=name)["Table"])
+    if existed and (
+        table.get("KeySchema") != request.get("KeySchema")
+        or (table.get("StreamSpecification") or {}).get("StreamViewType")
+        != (request.get("StreamSpecification") or {}).get("StreamViewType")
+    ):
+        log.warning("table %s exists with another key schema or stream than the template's; delete it to rebuild", name)
+
+    if "TimeToLiveSpecification" in props:
+        wanted = props["TimeToLiveSpecification"]
+        current = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        enabled = current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        if _truthy(wanted.get("Enabled")) and (not enabled or current.get("AttributeName") != wanted["AttributeName"]):
+            spec: Any = {"AttributeName": wanted["AttributeName"], "Enabled": True}
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=spec)
+        elif not _truthy(wanted.get("Enabled")) and enabled:
+            spec = {"AttributeName": current["AttributeName"], "Enabled": False}
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=spec)
+    if "PointInTimeRecoverySpecification" in props:
+        pitr = props["PointInTimeRecoverySpecification"]
+        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=pitr)
+
+    attributes = {"Arn": table["TableArn"]}
+    if table.get("LatestStreamArn"):
+        attributes["StreamArn"] = table["LatestStreamArn"]
+    return Resource(logical_id, "AWS::DynamoDB::Table", name, name, attributes)
+
+
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+)
+
+
+# The same condition has had several codes across SQS's query and JSON protocols.
+_QUEUE_EXISTS = ("QueueAlreadyExists", "QueueNameExists", "AWS.SimpleQueueService.QueueNameExists")
+
+
+def _create_queue(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    sqs = clients.sqs
+    fifo = _truthy(props.get("FifoQueue"))
+    name = str(props.get("QueueName") or world.default_name(logical_id, max_length=80, suffix=".fifo" if fifo else ""))
+    attributes = {key: _attribute(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+    tags = {tag["Key"]: tag["Value"] for tag in _tags(props)}
+    try:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"]  # type: ignore[arg-type]
+    except ClientError as error:
+        if _error_code(error) not in _QUEUE_EXISTS:
+            raise
+        # The template changed since the queue was made: bring it in line (FifoQueue can never change).
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        mutable = {key: value for key, value in attributes.items() if key != "FifoQueue"}
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=mutable)  # type: ignore[arg-type]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return Resource(logical_id, "AWS::SQS::Queue", name, url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+
+def _create_bucket(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    s3 = clients.s3
+    name = str(props.get("BucketName") or world.default_name(logical_id, max_length=63, lowercase=True))
+    request: dict[str, Any] = {"Bucket": name}
+    if world.region != "us-east-1":  # us-east-1 is the one region that rejects an explicit LocationConstraint
+        request["CreateBucketConfiguration"] = {"LocationConstraint": world.region}
+    if _truthy(props.get("ObjectLockEnabled")):
+        request["ObjectLockEnabledForBucket"] = True
+    try:
+        s3.create_bucket(**request)
+    except ClientError as error:
+        if _error_code(error) != "BucketAlreadyOwnedByYou":
+            raise
+    # Ownership and public-access settings first: they are the ones that must hold before any object arrives.
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "VersioningConfiguration" in props:
+        versioning: Any = {"Status": props["VersioningConfiguration"]["Status"]}
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=versioning)
+    if "ObjectLockConfiguration" in props:
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=props["ObjectLockConfiguration"])
+    if "BucketEncryption" in props:
+        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if _tags(props):
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(props)})  # type: ignore[typeddict-item]
+    # Lifecycle, CORS, notifications, logging and replication are not emulated: nothing local depends on them.
+    attributes = {
+        "Arn": f"arn:aws:s3:::{name}",
+        "DomainName": f"{name}.s3.amazonaws.com",
+        "RegionalDomainName": f"{name}.s3.{world.region}.amazonaws.com",
+        "DualStackDomainName": f"{name}.s3.dualstack.{world.region}.amazonaws.com",
+    }
+    return Resource(logical_id, "AWS::S3::Bucket", name, name, attributes)
+
+
+def _create_key(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    kms = clients.kms
+    lookup_alias = f"alias/{re.sub(r'[^a-zA-Z0-9/_-]', '-', world.stack_name)}/{logical_id}"
+    try:
+        metadata = kms.describe_key(KeyId=lookup_alias)["KeyMetadata"]
+    except ClientError as error:
+        if _error_code(error) != "NotFoundException":
+            raise
+        keys = ("Description", "KeyUsage", "KeySpec", "MultiRegion")
+        request: dict[str, Any] = {key: props[key] for key in keys if key in props}
+        if "KeyPolicy" in props:
+            policy = props["KeyPolicy"]
+            request["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        if _tags(props):
+            request["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in _tags(props)]
+        metadata = kms.create_key(**request)["KeyMetadata"]
+        kms.create_alias(AliasName=lookup_alias, TargetKeyId=metadata["KeyId"])
+    key_id = metadata["KeyId"]
+    if _truthy(props.get("EnableKeyRotation")):
+        period = {"RotationPeriodInDays": int(props["RotationPeriodInDays"])} if "RotationPeriodInDays" in props else {}
+        kms.enable_key_rotation(KeyId=key_id, **period)
+    if "Enabled" in props and not _truthy(props["Enabled"]):
+        kms.disable_key(KeyId=key_id)
+    return Resource(logical_id, "AWS::KMS::Key", key_id, key_id, {"Arn": metadata["Arn"], "KeyId": key_id})
+
+
+def _create_alias(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    name, target = str(props["AliasName"]), str(props["TargetKeyId"])
+    try:
+        clients.kms.create_alias(AliasName=name, TargetKeyId=target)
+    except ClientError as error:
+        if _error_code(error) != "AlreadyExistsException":
+            raise
+        clients.kms.update_alias(AliasName=name, TargetKeyId=target)
+    return Resource(logical_id, "AWS::KMS::Alias", name, name)
+
+
+_TOPIC_ATTRIBUTES = (
+    "DisplayName",
+    "KmsMasterKeyId",
+    "FifoTopic",
+    "ContentBasedDeduplication",
+    "SignatureVersion",
+    "TracingConfig",
+    "ArchivePolicy",
+)
+
+
+def _create_topic(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    sns = clients.sns
+    fifo = _truthy(props.get("FifoTopic"))
+    name = str(props.get("TopicName") or world.default_name(logical_id, max_length=256, suffix=".fifo" if fifo else ""))
+    attributes = {key: _attribute(props[key]) for key in _TOPIC_ATTRIBUTES if key in props}
+    arn = sns.create_topic(Name=name, Attributes=attributes, Tags=_tags(props))["TopicArn"]  # type: ignore[arg-type]
+    for subscription in props.get("Subscription") or []:
+        sns.subscribe(
+            TopicArn=arn,
+            Protocol=subscription["Protocol"],
+            Endpoint=subscription["Endpoint"],
+            ReturnSubscriptionArn=True,
+        )
+    return Resource(logical_id, "AWS::SNS::Topic", name, arn, {"TopicArn": arn, "TopicName": name})
+
+
+def _create_subscription(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+    keys = ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy")
+    attributes = {key: _attribute(props[key]) for key in keys if key in props}
+    arn = clients.sns.subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    return Resource(logical_id, "AWS::SNS::Subscription", arn, arn)
+
+
+_CREATORS: dict[str, Creator] = {
+    "AWS::DynamoDB::Table": _create_table,
+    "AWS::SQS::Queue": _create_queue,
+    "AWS::S3::Bucket": _create_bucket,
+    "AWS::KMS::Key": _create_key,
+    "AWS::KMS::Alias": _create_alias,
+    "AWS::SNS::Topic": _create_topic,
+    "AWS::SNS::Subscription": _create_subscription,
+}

@@ -1,0 +1,213 @@
+"""The intake function as Lambda runs it: API Gateway events in, HTTP answers out, the table built from the template."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from functions.intake.handler import lambda_handler
+from tests.conftest import load_event, table_items
+from tests.samples import with_fresh_timestamp, xarf
+
+
+class Context:
+    function_name = "IntakeFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:IntakeFunction"
+    aws_request_id = "5d6e7f80-0000-4000-8000-000000000001"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    answer = lambda_handler(event, Context())
+    body = json.loads(answer["body"]) if answer.get("body") else {}
+    headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
+    headers |= {k.lower(): ",".join(v) for k, v in (answer.get("multiValueHeaders") or {}).items()}
+    return answer["statusCode"], body, headers
+
+
+def submit_event(payload: dict[str, Any] | str | bytes, **overrides: Any) -> dict[str, Any]:
+    event = load_event("submit_report.json")
+    if isinstance(payload, dict):
+        payload = json.dumps(payload)
+    event["body"] = payload.decode("utf-8", "surrogateescape") if isinstance(payload, bytes) else payload
+    event.update(overrides)
+    return event
+
+
+def anonymous(event: dict[str, Any]) -> dict[str, Any]:
+    identity = event["requestContext"]["identity"]
+    for name in ("accessKey", "accountId", "caller", "user", "userArn"):
+        identity[name] = None
+    return event
+
+
+def test_the_sample_event_is_accepted_with_a_report_id_and_receipt(world, aws_calls):
+    status, body, headers = invoke(with_fresh_timestamp(load_event("submit_report.json")))
+    assert status == 202, body
+    assert body["status"] == "QUEUED" and body["duplicate"] is False
+    assert len(body["reportId"]) == 26 and body["receiptToken"]
+    assert headers["content-type"] == "application/json"
+    (item,) = table_items(world)
+    assert item["reportId"]["S"] == body["reportId"]
+    assert item["resources"]["L"] == [{"S": "s3://demo-customer-content/pages/login.html"}]
+    assert "receiptToken" not in json.dumps(item) and body["receiptToken"] not in json.dumps(item)
+    assert aws_calls == {"PutItem": 1}
+
+
+def test_the_xarf_v3_sample_event_is_converted_and_accepted(world):
+    event = load_event("submit_report_xarf_v3.json")
+    payload = json.loads(event["body"])
+    payload["report"]["Report"]["Date"] = xarf()["timestamp"]
+    event["body"] = json.dumps(payload)
+    status, body, _ = invoke(event)
+    assert status == 202, body
+    (item,) = table_items(world)
+    assert (item["category"]["S"], item["type"]["S"], item["sourceFormat"]["S"]) == ("messaging", "spam", "xarf3")
+
+
+def test_a_replay_answers_with_the_original_in_one_call_and_no_read(world, aws_calls):
+    event = with_fresh_timestamp(load_event("submit_report.json"))
+    _, first, _ = invoke(event)
+    aws_calls.clear()
+    status, again, _ = invoke(event)
+    assert status == 202
+    assert (again["reportId"], again["duplicate"]) == (first["reportId"], True)
+    assert aws_calls == {"PutItem": 1}
+    assert len(table_items(world)) == 1
+
+
+def test_a_reused_client_token_with_other_content_is_a_conflict(world):
+    event = with_fresh_timestamp(load_event("submit_report.json"))
+    invoke(event)
+    payload = json.loads(event["body"])
+    payload["report"]["description"] = "something else entirely"
+    status, body, _ = invoke(submit_event(payload))
+    assert status == 409
+    assert body["unmetRequirements"][0]["code"] == "rule.client_token.reused"
+    assert len(table_items(world)) == 1
+
+
+def test_the_submitter_reads_the_status_and_a_stranger_gets_not_found(world, aws_calls):
+    _, receipt, _ = invoke(with_fresh_timestamp(load_event("submit_report.json")))
+    lookup = lookup_event(receipt["reportId"])
+    aws_calls.clear()
+    status, body, _ = invoke(lookup)
+    assert status == 200, body
+    assert body["reportId"] == receipt["reportId"] and body["status"] == "QUEUED" and body["receivedAt"]
+    assert aws_calls == {"GetItem": 1}
+    stranger = json.loads(json.dumps(lookup))
+    stranger["requestContext"]["identity"]["userArn"] = "arn:aws:iam::999999999999:user/someone-else"
+    assert invoke(stranger)[0] == 404
+    assert invoke(anonymous(json.loads(json.dumps(lookup))))[0] == 404
+
+
+def test_an_anonymous_reporter_reads_the_status_with_the_receipt_token(world):
+    status, receipt, _ = invoke(anonymous(with_fresh_timestamp(load_event("submit_report.json"))))
+    assert status == 202
+    lookup = anonymous(lookup_event(receipt["reportId"]))
+    lookup["headers"]["X-Receipt-Token"] = receipt["receiptToken"]
+    lookup["multiValueHeaders"]["X-Receipt-Token"] = [receipt["receiptToken"]]
+    assert invoke(lookup)[0] == 200
+    lookup["headers"]["X-Receipt-Token"] = receipt["receiptToken"][:-1] + "A"
+    lookup["multiValueHeaders"]["X-Receipt-Token"] = [lookup["headers"]["X-Receipt-Token"]]
+    assert invoke(lookup)[0] == 404
+
+
+def test_the_sample_get_event_for_an_unknown_report_is_not_found(world):
+    status, body, _ = invoke(load_event("get_report.json"))
+    assert status == 404
+    assert body["unmetRequirements"][0]["code"] == "rule.report_id.not_found"
+
+
+def lookup_event(report_id: str) -> dict[str, Any]:
+    event = load_event("get_report.json")
+    event["pathParameters"] = {"reportId": report_id}
+    event["path"] = f"/v1/reports/{report_id}"
+    return event
+
+
+def _report(**changes: Any) -> dict[str, Any]:
+    return {"clientToken": "hostile-1", "report": xarf(**changes)}
+
+
+def _nested(depth: int) -> str:
+    return '{"report": ' + "[" * depth + "]" * depth + "}"
+
+
+HOSTILE: dict[str, tuple[Any, dict[str, Any]]] = {
+    "report is a string": ({"report": "phishing"}, {}),
+    "report is null": ({"report": None}, {}),
+    "no report": ({"clientToken": "x"}, {}),
+    "clientToken is a number": ({**_report(), "clientToken": 42}, {}),
+    "clientToken too long": ({**_report(), "clientToken": "t" * 65}, {}),
+    "clientToken with CR/LF": ({**_report(), "clientToken": "a\r\nX-Injected: 1"}, {}),
+    "unknown top-level field": ({**_report(), "priority": "urgent"}, {}),
+    "source_identifier is null": (_report(source_identifier=None), {}),
+    "huge description": (_report(description="x" * 200_000), {}),
+    "huge org": ({"report": {**xarf(), "reporter": {**xarf()["reporter"], "org": "o" * 50_000}}}, {}),
+    "NUL in description": (_report(description="before\x00after"), {}),
+    "CR/LF in reporter org": ({"report": {**xarf(), "reporter": {**xarf()["reporter"], "org": "a\r\nb"}}}, {}),
+    "bidi override in description": (_report(description="invoice \u202egpj.exe"), {}),
+    "bidi override in source host": (_report(source_identifier="paypal\u202e.com"), {}),
+    "zero-width character in url host": (_report(url="https://pay\u200bpal.com/login"), {}),
+    "invalid IDNA punycode host": (_report(url="https://xn--a.example/login"), {}),
+    "IDNA host with a disallowed code point": (_report(url="https://exa\u2028mple.com/"), {}),
+    "homoglyph host hidden behind a soft hyphen": (_report(source_identifier="pa\u00adypal.com"), {}),
+    "file: URL": (_report(url="file:///etc/passwd"), {}),
+    "javascript: URL": (_report(url="javascript:alert(document.cookie)"), {}),
+    "data: URL": (_report(url="data:text/html;base64,PHNjcmlwdD4="), {}),
+    "decimal IP": (_report(source_identifier="3232235777"), {}),
+    "hex IP": (_report(source_identifier="0xC0A80101"), {}),
+    "octal IP in a URL": (_report(url="http://0300.0250.0001.0001/"), {}),
+    "dot-dot in an S3 key": (_report(url="s3://demo-customer-content/public/../private/x"), {}),
+    "S3 ARN": (_report(url="arn:aws:s3:::demo-customer-content/pages/login.html"), {}),
+    "S3 access point": (_report(url="https://ap-123456789012.s3-accesspoint.us-east-1.amazonaws.com/k"), {}),
+    "xarf_version 5": (_report(xarf_version="5.0.0"), {}),
+    "unknown category": (_report(category="everything"), {}),
+    "incident in the future": (_report(timestamp="2999-01-01T00:00:00Z"), {}),
+    "port as a huge number": (_report(source_port=10**30), {}),
+    "evidence payload not base64": (_report(evidence=[{"content_type": "text/plain", "payload": "%%%"}]), {}),
+    "duplicate keys at the top": ('{"report": {}, "report": ' + json.dumps(xarf()) + "}", {}),
+    "duplicate keys in the report": (
+        json.dumps({"report": xarf()})[:-2] + ', "source_identifier": "198.51.100.1"}}',
+        {},
+    ),
+    "deep nesting": (_nested(100_000), {}),
+    "NaN literal": ('{"report": NaN}', {}),
+    "lone surrogate escape": ('{"report": {"description": "\\ud800"}}', {}),
+    "not JSON at all": ("report=phishing&url=x", {}),
+    "empty body": ("", {}),
+    "top-level array": ("[1, 2, 3]", {}),
+    "base64 of a valid body": (base64.b64encode(json.dumps(_report()).encode()).decode(), {}),
+    "invalid base64 with isBase64Encoded": ("***", {"isBase64Encoded": True}),
+    "text/plain content type": (_report(), {"headers": {"Content-Type": "text/plain"}}),
+    "form content type": (_report(), {"headers": {"Content-Type": "application/x-www-form-urlencoded"}}),
+    "over 5 MB": ({"report": xarf(description="x" * (5 * 1024 * 1024))}, {}),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_bodies_get_a_4xx_with_reasons_and_write_nothing(world, aws_calls, name):
+    payload, overrides = HOSTILE[name]
+    event = submit_event(payload)
+    for key, value in overrides.items():
+        event[key] = {**event[key], **value} if isinstance(value, dict) else value
+    status, body, _ = invoke(event)
+    assert 400 <= status < 500, (status, body)
+    assert body["message"]
+    assert body["unmetRequirements"], body
+    assert all(
+        set(r) == {"path", "code", "message"} and r["code"].startswith("rule.") for r in body["unmetRequirements"]
+    )
+    assert "PutItem" not in aws_calls and table_items(world) == []
+
+
+def test_hostile_table_is_large_enough():
+    assert len(HOSTILE) >= 30
