@@ -250,7 +250,9 @@ class MalformedProxyResponse(ValueError):
 def to_http_response(result: Any, request_id: str) -> HttpResponse:
     """The HTTP response API Gateway makes of a proxy integration's result."""
     if not isinstance(result, Mapping) or not set(result) <= _PROXY_RESULT_KEYS:
-        raise MalformedProxyResponse("not an object with only statusCode/headers/multiValueHeaders/body/isBase64Encoded")
+        raise MalformedProxyResponse(
+            "not an object with only statusCode/headers/multiValueHeaders/body/isBase64Encoded"
+        )
     status = result.get("statusCode")
     if isinstance(status, bool) or not isinstance(status, int | str) or not str(status).isdigit():
         raise MalformedProxyResponse(f"statusCode {status!r} is not an integer")
@@ -258,7 +260,9 @@ def to_http_response(result: Any, request_id: str) -> HttpResponse:
     if body is not None and not isinstance(body, str):
         raise MalformedProxyResponse(f"body is {type(body).__name__}, not a string")
     try:
-        payload = base64.b64decode(body or "", validate=True) if result.get("isBase64Encoded") else (body or "").encode()
+        payload = (
+            base64.b64decode(body or "", validate=True) if result.get("isBase64Encoded") else (body or "").encode()
+        )
     except binascii.Error as error:
         raise MalformedProxyResponse("isBase64Encoded but body is not base64") from error
     # Both maps are merged; a pair present in both appears once.

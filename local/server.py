@@ -84,7 +84,9 @@ def functions_environment(world: World) -> dict[str, str]:
     for function in world.template.resources_of_type(*FUNCTION_TYPES):
         for name, value in world.function_environment(function).items():
             if name in merged and merged[name] != value:
-                log.warning("%s differs between %s and %s; all use %s's value", name, owner[name], function, owner[name])
+                log.warning(
+                    "%s differs between %s and %s; all use %s's value", name, owner[name], function, owner[name]
+                )
                 continue
             merged.setdefault(name, value)
             owner.setdefault(name, function)
@@ -113,7 +115,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 headers=list(self.headers.items()),
                 body=body,
                 source_ip=self.client_address[0],
-                server_port=self.server.server_address[1],
+                server_port=self.connection.getsockname()[1],
                 protocol=self.request_version,
             )
             response = self.gateway.handle(request)
@@ -174,6 +176,18 @@ def http_server(host: str, port: int, gateway: Gateway) -> Iterator[ThreadingHTT
         thread.join()
 
 
+class _StopRequested(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM; a BaseException so no `except Exception` on the way swallows it."""
+
+
+def _request_stop(signum: int, frame: Any) -> None:
+    # Raising (rather than setting a flag the main thread waits on) interrupts any blocking call, including a slow
+    # start-up, and takes no lock inside a signal handler. A second signal while stopping gets the default behaviour.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise _StopRequested
+
+
 def run(
     host: str,
     port: int,
@@ -183,9 +197,8 @@ def run(
     stack_name: str = DEFAULT_STACK_NAME,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop."""
-    stopping = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop. Call from the main thread."""
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every AWS call otherwise
     try:
         # Exit runs in reverse: HTTP stops first, then the workers, then moto.
@@ -208,10 +221,10 @@ def run(
                 worker.start()
                 stack.callback(worker.stop)
             httpd = stack.enter_context(http_server(host, port, gateway))
-            if not stopping.is_set():
-                print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
-                stopping.wait()
-            log.info("stopping")
+            print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
+            threading.Event().wait()  # until a signal raises _StopRequested
+    except _StopRequested:
+        log.info("stopped")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.callers import PartnerEntry
 
@@ -20,6 +22,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024)
     # Principal (IAM user/role ARN, or locally the access key id) -> partner name and trust tier, as JSON.
     partners: dict[str, PartnerEntry] = Field(default_factory=dict)
+    # The only buckets the service may ever send a request about (comma-separated bucket names).
+    protected_buckets: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("protected_buckets", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
+        return value
 
 
 @cache

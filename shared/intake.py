@@ -70,14 +70,29 @@ def check_envelope(content_type: str | None, body_size: int, max_body_bytes: int
         )
 
 
-def submit_json(body: bytes | str, caller: Caller, store: ReportStore, *, now: datetime | None = None) -> Receipt:
+def submit_json(
+    body: bytes | str,
+    caller: Caller,
+    store: ReportStore,
+    *,
+    protected_buckets: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> Receipt:
     now = now or datetime.now(UTC)
-    return submit(parse_submission(body, now=now), caller, store, now=now)
+    return submit(parse_submission(body, now=now), caller, store, protected_buckets=protected_buckets, now=now)
 
 
-def submit(submission: Submission, caller: Caller, store: ReportStore, *, now: datetime | None = None) -> Receipt:
+def submit(
+    submission: Submission,
+    caller: Caller,
+    store: ReportStore,
+    *,
+    protected_buckets: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> Receipt:
     now = now or datetime.now(UTC)
     report = submission.report
+    s3_objects = [r for r in report.resources if r.kind is ResourceKind.S3_OBJECT]
     key = dedupe_key(report, caller, submission.client_token)
     receipt_token = receipt_token_for(caller, submission.client_token)
     record = ReportRecord(
@@ -91,7 +106,8 @@ def submit(submission: Submission, caller: Caller, store: ReportStore, *, now: d
         category=report.category,
         type=report.type,
         resources=tuple(resource.canonical for resource in report.resources),
-        s3_objects=tuple(r.canonical for r in report.resources if r.kind is ResourceKind.S3_OBJECT),
+        s3_objects=tuple(r.canonical for r in s3_objects if r.bucket in protected_buckets),
+        out_of_scope=tuple(r.canonical for r in s3_objects if r.bucket not in protected_buckets),
         incident_time=report.incident_time.isoformat().replace("+00:00", "Z"),
         description=report.description,
         reporter_org=report.reporter.org if report.reporter else None,

@@ -206,7 +206,8 @@ class ReportRecord:
     receipt_hash: str
     source_format: str
     partner: str | None = None
-    s3_objects: tuple[str, ...] = ()
+    s3_objects: tuple[str, ...] = ()  # objects in protected buckets: the quarantine worker's to preserve
+    out_of_scope: tuple[str, ...] = ()  # objects in any other bucket: recorded, never touched
     description: str | None = None
     reporter_org: str | None = None
     reporter_contact: str | None = None

@@ -7,7 +7,8 @@ Report (one per accepted report)
     SK = "REPORT"
     entity = "report", reportId (ULID; its random part is <key>), status, receivedAt (ISO 8601, UTC, ms),
     principal ("anonymous" or the IAM principal), partner?, trustTier (N), category, type,
-    resources (L of canonical strings), s3Objects? (L of canonical s3 URIs, for the quarantine worker),
+    resources (L of canonical strings), s3Objects? (L of canonical s3 URIs in protected buckets, for the
+    quarantine worker), outOfScope? (L of canonical s3 URIs in other buckets: recorded, never touched),
     description?, incidentTime, reporterOrg?, reporterContact?, reporterDomain?, evidence? (L of M: sha256, md5,
     size, contentType), details? (JSON of the type-specific XARF fields), sourceFormat, externalId?, correlationId?,
     contentFingerprint (hex SHA-256), receiptHash (hex SHA-256 of the receipt token; the token is never stored),
@@ -99,6 +100,8 @@ def to_item(report: ReportRecord) -> dict[str, AttributeValueTypeDef]:
             item[name] = {"S": value}
     if report.s3_objects:
         item["s3Objects"] = {"L": [{"S": value} for value in report.s3_objects]}
+    if report.out_of_scope:
+        item["outOfScope"] = {"L": [{"S": value} for value in report.out_of_scope]}
     if report.evidence:
         item["evidence"] = {"L": [{"M": _evidence_item(entry)} for entry in report.evidence]}
     if report.details:
@@ -124,6 +127,7 @@ def from_item(item: Mapping[str, Any]) -> ReportRecord:
         trust_tier=TrustTier(int(item["trustTier"]["N"])),
         resources=tuple(entry["S"] for entry in item["resources"]["L"]),
         s3_objects=tuple(entry["S"] for entry in item.get("s3Objects", {}).get("L", [])),
+        out_of_scope=tuple(entry["S"] for entry in item.get("outOfScope", {}).get("L", [])),
         evidence=tuple(
             {
                 "sha256": entry["M"]["sha256"]["S"],

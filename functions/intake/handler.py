@@ -77,7 +77,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def submit_report() -> Response[str]:
     body = _raw_body()
     intake.check_envelope(app.current_event.headers.get("content-type"), len(body), settings().max_body_bytes)
-    receipt = intake.submit_json(body, _caller(), _table())
+    receipt = intake.submit_json(body, _caller(), _table(), protected_buckets=settings().protected_buckets)
     logger.append_keys(report_id=receipt.report_id)
     logger.info("report received", extra={"duplicate": receipt.duplicate})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)

@@ -102,3 +102,15 @@ def test_a_report_id_with_the_right_key_but_another_time_is_not_found():
     assert forged != receipt.report_id
     with pytest.raises(ReportNotFound):
         status(forged, PARTNER_A, None, store)
+
+
+def test_objects_in_protected_buckets_are_queued_and_others_only_recorded():
+    store = MemoryReportStore()
+    report = xarf(
+        source_identifier="s3://someone-elses-bucket/x.html",
+        url="https://demo-customer-content.s3.amazonaws.com/pages/login.html",
+    )
+    submit_json(body(report), PARTNER_A, store, protected_buckets=frozenset({"demo-customer-content"}))
+    (record,) = store.items.values()
+    assert record.s3_objects == ("s3://demo-customer-content/pages/login.html",)
+    assert record.out_of_scope == ("s3://someone-elses-bucket/x.html",)
