@@ -6,7 +6,6 @@ A missing or malformed variable fails at the first invocation with its name, nev
 from __future__ import annotations
 
 from functools import cache
-
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
