@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m local --host $(HOST) --port $(PORT)
 
-test: lint $(STAMP)
+test: lint $(STAMP) gates
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)
@@ -30,7 +30,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared functions local
 
-bench: $(STAMP)
+# The cold-start budget is about the runtime Lambda runs (python3.12): bench measures there too.
+PY312 ?= $(shell PYENV_VERSION=3.11.7:3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
+RUNTIME_STAMP := .tools/py312/.installed
+
+$(RUNTIME_STAMP): requirements.txt requirements-dev.txt
+	test -n "$(PY312)" || { echo "python3.12 is needed for the runtime benchmark"; exit 1; }
+	$(PY312) -m venv .tools/py312
+	.tools/py312/bin/python -m pip install --quiet -r requirements.txt $$(grep -E '^(boto3|botocore|s3transfer|jmespath|urllib3|python-dateutil|six)==' requirements-dev.txt)
+	touch $(RUNTIME_STAMP)
+
+bench: $(STAMP) $(RUNTIME_STAMP)
 	$(BIN)/python -m bench
 
 # shared/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
@@ -40,3 +50,6 @@ vocab: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Template and artifact gates (cfn-lint, sam validate, checkov, sam build), and the build target SAM calls.
+include tools.mk

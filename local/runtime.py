@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from local.template import FUNCTION_TYPES
@@ -51,7 +52,7 @@ class LambdaContext:
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{spec.name}"
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        self.identity = None
+        self.identity = SimpleNamespace(cognito_identity_id=None, cognito_identity_pool_id=None)
         self.client_context = None
         self.tenant_id = None
         self._deadline = time.monotonic() + spec.timeout_seconds

@@ -99,12 +99,16 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries an exact Content-Length
     disable_nagle_algorithm = True  # else a keep-alive client waits ~40 ms (delayed ACK) for each small response
     server_version = "abuse-intake-local"
-    sys_version = ""
     gateway: Gateway  # set on the subclass each server makes
 
     def _serve(self) -> None:
         started = time.monotonic()
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:  # a Content-Length or chunk size that is not a number
+            self.close_connection = True
+            self.send_error(400, "Bad Request")
+            return
         if body is None:
             response = gateway_error(413, REQUEST_TOO_LONG, "-")
             self.close_connection = True  # the unread body is still on the socket
@@ -131,6 +135,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked()
         length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(length)
         return None if length > MAX_REQUEST_BYTES else self.rfile.read(length)
 
     def _read_chunked(self) -> bytes | None:
@@ -156,6 +162,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
         log.debug(format, *args)  # http.server's own lines (malformed requests...); requests are logged in _serve

@@ -18,15 +18,21 @@ choose the endpoint itself (pointing boto3 at moto is ``local.server``'s job, so
 unless its caller asks for that). Types it does not emulate (APIs, functions, alarms, IAM, WAF, usage plans...) are
 not created; they get name-only stand-ins so references to them still resolve.
 
-Moto gaps and API/CloudFormation shape differences handled here (test-setup level, never in product code):
-- CloudFormation's StreamSpecification has no StreamEnabled and SSESpecification says SSEEnabled; the API wants
-  StreamEnabled=True and Enabled. Both are translated.
+Not emulated at all, whatever the endpoint: TTL expiry (moto never deletes expired items) and IAM (moto evaluates no
+policy, so the functions' Policies are not enforced locally; the template's cfn-lint/checkov checks cover them).
+
+Moto gaps and CloudFormation-vs-API differences worked around here (test-setup level, never in product code):
+- CloudFormation's shapes differ from the APIs' in places and are translated: a table's StreamSpecification has no
+  StreamEnabled and its SSESpecification says SSEEnabled; a bucket's encryption rule says ServerSideEncryptionByDefault
+  (API: ApplyServerSideEncryptionByDefault); KMS tags are TagKey/TagValue.
 - moto accepts re-enabling TTL that is already on, real DynamoDB answers ValidationException: TTL is read first and
   only changed when it differs, so the same code works against both.
 - moto's CreateQueue with different attributes on an existing queue fails (QueueAlreadyExists), like SQS: the queue
   is reused and the template's attributes are applied with SetQueueAttributes.
 - moto and SNS return the existing subscription for an identical Subscribe, so subscriptions are not duplicated.
 - CreateKey is never idempotent (moto or AWS), hence the lookup alias above.
+- Seen in tests, not worked around here: moto's GetObjectLockConfiguration reports the unset unit of a default
+  retention as 0 (``"Years": 0`` next to ``"Days": 365``); real S3 reports only the one that was set.
 """
 
 from __future__ import annotations
@@ -571,7 +577,12 @@ def _create_bucket(world: World, clients: Clients, logical_id: str, props: dict[
     if "ObjectLockConfiguration" in props:
         s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=props["ObjectLockConfiguration"])
     if "BucketEncryption" in props:
-        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        # CloudFormation says ServerSideEncryptionByDefault where the API says ApplyServerSideEncryptionByDefault.
+        rules: Any = [
+            {("ApplyServerSideEncryptionByDefault" if key == "ServerSideEncryptionByDefault" else key): value
+             for key, value in rule.items()}
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]  # fmt: skip
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
     if _tags(props):
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(props)})  # type: ignore[typeddict-item]

@@ -5,10 +5,10 @@ The principal always comes from the request context that API Gateway's IAM autho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Protocol
 
 
 class TrustTier(IntEnum):
@@ -20,14 +20,17 @@ class TrustTier(IntEnum):
     TRUSTED_FLAGGER = 3
 
 
-class PartnerEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PartnerEntry(Protocol):
+    """One entry of the partner registry (shared/settings.py holds the model that reads it)."""
 
-    name: str = Field(min_length=1, max_length=128)
-    tier: TrustTier = TrustTier.PARTNER
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tier(self) -> TrustTier: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Caller:
     principal: str | None  # None: anonymous
     partner: str | None = None
@@ -46,7 +49,7 @@ class Caller:
 ANONYMOUS = Caller(principal=None)
 
 
-def identify(principal: str | None, partners: dict[str, PartnerEntry]) -> Caller:
+def identify(principal: str | None, partners: Mapping[str, PartnerEntry]) -> Caller:
     if not principal:
         return ANONYMOUS
     entry = partners.get(principal)

@@ -26,7 +26,7 @@ from shared.text import normalized_for_matching
 KEY_BYTES = 10  # 80 bits: a ULID's randomness; collisions need ~10^12 reports before they become plausible
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DedupeKey:
     digest: bytes  # KEY_BYTES long; the table's partition key is derived from it
     content_fingerprint: str  # hex SHA-256 of the content, stored so a reused token with new content is caught

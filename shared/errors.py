@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UnmetRequirement:
     """One reason a request was refused, in the AWS Abuse Signal API's shape."""
 

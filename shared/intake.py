@@ -24,7 +24,7 @@ class ReportStore(Protocol):
     def get(self, key_hex: str) -> ReportRecord | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Receipt:
     report_id: str
     status: str
@@ -38,7 +38,7 @@ class Receipt:
         return body
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StatusView:
     report_id: str
     status: str

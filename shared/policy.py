@@ -21,14 +21,14 @@ class Severity(StrEnum):
     P3 = "P3"  # everything else: spam, copyright, reputation, vulnerabilities
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rule:
     severity: Severity
     restrict_tier: TrustTier | None  # the lowest reporter tier whose report alone restricts the original; None: never
     escalate_tier: TrustTier | None  # the lowest reporter tier whose report escalates to on-call; None: never
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Decision:
     severity: Severity
     preserve: bool  # copy named objects into the evidence bucket under legal hold

@@ -23,13 +23,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import jiter
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.callers import TrustTier
 from shared.errors import InvalidReport, MalformedBody, UnmetRequirement, requirement
-from shared.resources import InvalidResource, Resource, ResourceKind, canonicalize, canonicalize_host, canonicalize_url
-from shared.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
+from shared.resources import InvalidResource, Resource, ResourceKind, canonicalize, canonicalize_url
+from shared.text import FORBIDDEN_IN_TEXT, LINE_PATTERN, TEXT_PATTERN
 from shared.xarf_vocabulary import CATEGORIES, SPEC_VERSION, TYPES
 
 
@@ -65,35 +64,17 @@ PAYLOAD_FORBIDDEN_TYPES = frozenset({("content", "csam"), ("content", "csem")})
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _one_line(value: str) -> str:
-    if FORBIDDEN_IN_LINE.search(value):
-        raise PydanticCustomError("rule.text.forbidden_characters", "control, bidi or invisible characters")
-    return value
+# RFC 1123 host names, as XARF's `format: hostname` asks (ASCII: an IDN travels in its xn-- form).
+_HOSTNAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 
-
-def _free_text(value: str) -> str:
-    if FORBIDDEN_IN_TEXT.search(value):
-        raise PydanticCustomError("rule.text.forbidden_characters", "control or bidi-override characters")
-    return value
-
-
-def _hostname(value: str) -> str:
-    try:
-        canonicalize_host(value)
-    except InvalidResource as exc:
-        raise PydanticCustomError("rule.hostname.malformed", "not a valid host name") from exc
-    return value
-
-
-OneLine = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_one_line)]
-LongLine = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_one_line)]
-
-
-Text = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_free_text)]
+OneLine = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=LINE_PATTERN)]
+LongLine = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=LINE_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=1000, pattern=TEXT_PATTERN)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Hostname = Annotated[str, StringConstraints(min_length=1, max_length=253), AfterValidator(_hostname)]
+Hostname = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=_HOSTNAME)]
 Tag = Annotated[str, StringConstraints(max_length=128, pattern=r"^[a-z0-9][a-z0-9_+-]*:[a-z0-9][a-z0-9_+-]*$")]
 ClientToken = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+_HYGIENE_PATTERNS = {LINE_PATTERN, TEXT_PATTERN}
 
 
 class _Strict(BaseModel):
@@ -150,14 +131,14 @@ class SubmissionIn(_Strict):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Reporter:
     org: str
     contact: str
     domain: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EvidenceDigest:
     sha256: str
     md5: str
@@ -165,7 +146,7 @@ class EvidenceDigest:
     content_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Report:
     """One incident, whatever format it came in. This is what is deduplicated, stored and acted on."""
 
@@ -181,14 +162,14 @@ class Report:
     external_id: str | None = None  # the reporter's own id for it (XARF report_id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Submission:
     report: Report
     client_token: str | None = None
     correlation_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ReportRecord:
     """A report as stored: the internal Report flattened, plus what intake decided about it."""
 
@@ -501,8 +482,8 @@ def _requirements_from(exc: ValidationError) -> list[UnmetRequirement]:
         named = [part for part in location if isinstance(part, str)]
         name = "extra" if error["type"] == "extra_forbidden" else (named[-1] if named else "body")
         kind = error["type"]
-        if kind.startswith("rule."):
-            code = kind.replace("rule.text", f"rule.{name}").replace("rule.hostname", f"rule.{name}")
+        if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in _HYGIENE_PATTERNS:
+            code = f"rule.{name}.forbidden_characters"
         else:
             code = f"rule.{name}.{_KINDS.get(kind, 'wrong_type' if kind.endswith('_type') else 'malformed')}"
         problems.append(requirement(path, code, error["msg"]))

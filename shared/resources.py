@@ -40,7 +40,7 @@ class ResourceKind(StrEnum):
     S3_OBJECT = "s3_object"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Resource:
     kind: ResourceKind
     canonical: str  # the one spelling; equal strings mean the same resource

@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
-from samtranslator.translator.transform import transform
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader  # type: ignore[import-untyped]
+from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 
 from local.template import TEMPLATE_PATH, load_template
+
+# The translator counts what it did for AWS's own telemetry and warns, at exit, that nobody published the counts.
+logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / ".aws-sam" / "translated.json"
 
 
 class OfflinePolicyLoader(ManagedPolicyLoader):
-    """Answers with no policies instead of listing IAM's: names SAM does not bundle fail the translation loudly."""
+    """Lists no policies instead of asking IAM: a name SAM does not bundle stays a bare name, not an ARN."""
 
     def __init__(self) -> None:
         self._policy_map: dict[str, str] | None = {}
@@ -71,9 +75,14 @@ def _as_packaged(body: dict[str, Any]) -> dict[str, Any]:
 
 def translate(path: str | Path = TEMPLATE_PATH, region: str = "us-east-1") -> dict[str, Any]:
     """The CloudFormation template that the SAM transform makes of ``path`` (parameters at their defaults)."""
-    body = _as_packaged(copy.deepcopy(dict(load_template(path).body)))
+    return translate_body(load_template(path).body, region)
+
+
+def translate_body(body: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
+    """The same for a template already read (intrinsics in long form); ``body`` is left as it was."""
+    packaged = _as_packaged(copy.deepcopy(dict(body)))
     with _region(region):
-        return transform(body, {}, OfflinePolicyLoader())
+        return transform(packaged, {}, OfflinePolicyLoader())
 
 
 def main(argv: list[str]) -> int:
