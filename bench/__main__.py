@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,9 +69,7 @@ def _code_copies(python: str, workdir: Path) -> tuple[Path, Path]:
         for package in ("shared", "functions"):
             shutil.copytree(ROOT / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "events", target / "events")
-    subprocess.run(
-        [python, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", str(hashed)], check=True
-    )
+    subprocess.run([python, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", str(hashed)], check=True)
     return plain, hashed
 
 
@@ -100,7 +98,7 @@ print(time.perf_counter()-t)
 """,
     "handler, first request": "import time; t=time.perf_counter()\n"
     + _STUB
-    + f"""
+    + """
 import json
 from functions.intake.handler import lambda_handler
 from shared import aws
@@ -213,7 +211,7 @@ def aws_calls_per_report() -> tuple[list[Row], Counter[str], Counter[str]]:
     rows = [
         ("DynamoDB calls per new report", _calls(new), _budget(sum(new.values()), 1, "1 write, 0 reads")),
         ("DynamoDB calls per duplicate report", _calls(duplicate), _budget(sum(duplicate.values()), 1, "1, 0 reads")),
-        ("reads on the request path", str(_reads(new) + _reads(duplicate)), _budget(_reads(new) + _reads(duplicate), 0)),
+        ("reads on the request path", str(reads := _reads(new) + _reads(duplicate)), _budget(reads, 0)),
     ]
     return rows, new, duplicate
 
