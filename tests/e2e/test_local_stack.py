@@ -8,37 +8,21 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
-import os
-import queue
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from local.apigw import HttpRequest, MalformedProxyResponse, RouteMatch, Router, to_http_response, to_rest_event
 from local.template import ApiRoute
+from tests.e2e.stack import ACCESS_KEY_ID, Running, call, environment, local_stack
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-STARTUP_DEADLINE_SECONDS = 60.0
-STOP_DEADLINE_SECONDS = 10.0
-ACCESS_KEY_ID = "AKIALOCALTESTCALLER1"
 
 APP_MODULE = """\
 import base64, json, os
@@ -120,116 +104,6 @@ Resources:
       Events:
         Get: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /boom, Method: get}}
 """
-
-
-# --- running the process -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    url: str
-    stderr: Path
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
-    def stop(self, sig: int) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=STOP_DEADLINE_SECONDS)
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    # Nothing AWS-related from the developer's shell: no endpoint (so moto is embedded), no real credentials.
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_") and name not in ("HOST", "PORT")
-    }
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def local_stack(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
-    stderr_path = tmp_path / f"local-{uuid.uuid4().hex[:8]}.stderr"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local", "--port", "0", *args],
-            cwd=REPO,
-            env=env if env is not None else _environment(),
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-
-        def pump() -> None:
-            # Keep draining stdout for the whole run: handlers log there, and a full pipe would block the server.
-            assert process.stdout is not None
-            for line in process.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=pump, daemon=True).start()
-        try:
-            try:
-                first = lines.get(timeout=STARTUP_DEADLINE_SECONDS)
-            except queue.Empty:
-                pytest.fail(f"no URL within {STARTUP_DEADLINE_SECONDS}s:\n{stderr_path.read_text()}")
-            if first is None:
-                pytest.fail(f"exited with {process.wait()} before printing its URL:\n{stderr_path.read_text()}")
-            url = first.strip()
-            assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
-            yield Running(process, url, stderr_path)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key.lower() == name.lower()]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def call(
-    port: int,
-    method: str,
-    target: str,
-    *,
-    body: bytes = b"",
-    headers: Sequence[tuple[str, str]] = (),
-    signed: bool = False,
-    connection: http.client.HTTPConnection | None = None,
-) -> Answer:
-    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    all_headers = list(headers)
-    if signed:
-        # Signed as a partner would sign (SigV4, service execute-api); the local stack reads the key id only.
-        request = AWSRequest(method=method, url=f"http://127.0.0.1:{port}{target}", data=body)
-        SigV4Auth(Credentials(ACCESS_KEY_ID, "not-a-real-secret"), "execute-api", "us-east-1").add_auth(request)
-        all_headers += [(name, value) for name, value in request.headers.items() if name.lower() != "host"]
-    conn.putrequest(method, target)
-    for name, value in all_headers:
-        conn.putheader(name, value)
-    if body:
-        conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body or None)
-    response = conn.getresponse()
-    answer = Answer(response.status, response.getheaders(), response.read())
-    if connection is None:
-        conn.close()
-    return answer
 
 
 @pytest.fixture(scope="module")
@@ -384,11 +258,11 @@ def test_restarts_against_an_external_endpoint_find_their_resources_and_data(tmp
         key = {"PK": {"S": "REPORT#kept"}, "SK": {"S": "META"}}
         table = "abuse-intake-local-ReportsTable"
 
-        with local_stack(tmp_path, env=_environment(**aws)) as first:
+        with local_stack(tmp_path, env=environment(**aws)) as first:
             ddb.put_item(TableName=table, Item=key)
             assert first.stop(signal.SIGTERM) == 0
 
-        with local_stack(tmp_path, env=_environment(**aws)) as second:
+        with local_stack(tmp_path, env=environment(**aws)) as second:
             assert call(second.port, "GET", "/nowhere").status == 403
             assert ddb.get_item(TableName=table, Key=key).get("Item") == key
             assert second.stop(signal.SIGINT) == 0

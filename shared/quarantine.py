@@ -1,0 +1,656 @@
+"""Quarantine: preserve an S3 object version that a report names, prove the copy, and only then restrict the original.
+
+One object version at a time, in this order, every step safe to repeat:
+
+1. refuse anything outside the protected-bucket allow-list before any S3 request is made;
+2. pin the version (HeadObject: the version the report named, else the current one);
+3. copy that version to a deterministic evidence key, `evidence/<bucket>/<sha256 of key>/<version>`, in the
+   evidence bucket (Object Lock, versioned, SSE-KMS) with a legal hold and GOVERNANCE retention, unless a copy is
+   already there (a redelivery, a second report, a crash after the copy);
+4. verify: the copy's SHA-256 equals the source's, sizes agree, the hold is on, retention is GOVERNANCE and reaches a
+   year from now, the copy is encrypted with the evidence key; record the MD5 too (NCMEC asks for it);
+5. append custody events (shared/custody.py) for what was done: preserved, verified;
+6. only then, if policy says so, restrict the original reversibly: add the `abuse-intake:quarantine` tag to that exact
+   version; a bucket-policy deny on the tag (`protected_bucket_policy`) does the enforcing.
+
+Convergence without a lock: the evidence key is a function of the source version, the copy is skipped when the key
+already holds a copy and is made with `If-None-Match: *` so two concurrent workers cannot both write one; custody
+events have deterministic ids and are written with `attribute_not_exists`; the tag is added only if absent. So the
+same message five times, the same object in many reports, or a crash at any step ends with exactly one evidence copy
+per source version, and the source is never tagged before a verified, held copy exists.
+
+Retention is a legal hold plus GOVERNANCE mode for at least `retention_days` (REPORT Act: one year), never
+COMPLIANCE: 18 U.S.C. 2258B also requires destruction on a law-enforcement request, which COMPLIANCE would make
+impossible. `release` and `destroy` are the analyst's follow-ups, each with its custody event.
+
+This module is the domain: it imports no AWS code. S3 comes in as an `ObjectStore` (shared/evidence.py) and the
+custody log as a `CustodyRecorder` (shared/custody.py). It never reads an object's body itself, never logs keys or
+contents, and never sets `viewedByHuman` to anything but false: no person sees a file through this code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from shared.callers import TrustTier
+from shared.messages import QuarantineRequest
+from shared.policy import decide
+
+QUARANTINE_TAG = "abuse-intake:quarantine"
+LOCK_MODE = "GOVERNANCE"  # never COMPLIANCE, see the module docstring
+EVIDENCE_PREFIX = "evidence/"
+MAX_OBJECT_TAGS = 10  # S3's limit per object version
+# A copy is made to be kept retention_days plus this much, so that a second report within a month does not cost a
+# PutObjectRetention to push the date out by hours; a report after that extends it (a year from every report).
+RETENTION_SLACK = timedelta(days=30)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def key_digest(key: str) -> str:
+    """Keys can be 1 KB of anything, including what the uploader wrote into them: names carry their hash instead."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def object_id(bucket: str, key: str, version_id: str) -> str:
+    """One source object version: `<bucket>/<sha256 of key>/<version>`. Names its evidence and its custody log."""
+    return f"{bucket}/{key_digest(key)}/{version_id}"
+
+
+def evidence_key(bucket: str, key: str, version_id: str) -> str:
+    return EVIDENCE_PREFIX + object_id(bucket, key, version_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the adapters report
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    key: str
+    version_id: str
+
+    @property
+    def object_id(self) -> str:
+        return object_id(self.bucket, self.key, self.version_id)
+
+    @property
+    def evidence_key(self) -> str:
+        return evidence_key(self.bucket, self.key, self.version_id)
+
+
+@dataclass(frozen=True)
+class SourceObject(ObjectRef):
+    """A pinned source version, as HeadObject describes it."""
+
+    size: int
+    etag: str  # without quotes
+    sha256: str | None  # hex; only a full-object SHA-256 that S3 stores, else None (S3 cannot tell us)
+    md5: str | None  # hex; only when S3's answer carries it (a single-part, non-KMS ETag is one)
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceObject:
+    """The evidence copy of one source version, as HeadObject on the evidence bucket describes it."""
+
+    bucket: str
+    key: str
+    version_id: str
+    size: int
+    sha256: str | None  # hex; full-object only (a multipart copy's checksum is composite and is not this)
+    legal_hold: bool
+    lock_mode: str | None
+    retain_until: datetime | None
+    encryption: str | None
+    kms_key_id: str | None
+    source_version_id: str | None  # from the copy's metadata; None if it has none
+
+
+@dataclass(frozen=True)
+class Digests:
+    """Hashes computed by streaming an object's bytes (only when S3 cannot give them)."""
+
+    sha256: str
+    md5: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Vault:
+    """Where evidence goes and how long it stays."""
+
+    bucket: str
+    kms_key_id: str  # the key's ARN (or id): copies must be encrypted with exactly this key
+    retention_days: int = 365
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Custody
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Step(StrEnum):
+    PRESERVED = "preserved"  # a held copy exists in the evidence bucket
+    HELD = "held"  # an existing copy's legal hold or retention had to be (re)applied, for a later report
+    VERIFIED = "verified"  # the copy's SHA-256 equals the source's; MD5 recorded
+    RESTRICTED = "restricted"  # the source version carries the quarantine tag
+    RELEASED = "released"  # an analyst lifted a restriction
+    DESTROYED = "destroyed"  # the evidence version was deleted on a law-enforcement request
+
+
+@dataclass(frozen=True)
+class CustodyEvent:
+    """One entry of an object version's chain of custody. Its id is deterministic, so a repeat is not a second entry.
+
+    Steps that happen once per object version (preserved, verified, destroyed) have the step as id; steps that can
+    recur (restricted, released, held) carry an `occurrence`: the report whose restriction it is, or that asked.
+    """
+
+    step: Step
+    source_bucket: str
+    source_key: str
+    source_version_id: str
+    at: datetime
+    by: str  # function name and request id, or the analyst
+    evidence_bucket: str | None = None
+    evidence_key: str | None = None
+    evidence_version_id: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    report_id: str | None = None
+    case_id: str | None = None
+    occurrence: str = ""
+    detail: Mapping[str, str] = field(default_factory=dict)
+    viewed_by_human: bool = False  # US v. Wilson: whether a person at the provider looked at the file
+
+    @property
+    def object_id(self) -> str:
+        return object_id(self.source_bucket, self.source_key, self.source_version_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.step}#{self.occurrence}" if self.occurrence else str(self.step)
+
+
+class CustodyRecorder(Protocol):
+    def append(self, event: CustodyEvent) -> bool:
+        """Record the event unless one with its id exists; True if this call recorded it."""
+        ...
+
+    def find(self, object_id: str, event_id: str) -> CustodyEvent | None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# S3, as the domain needs it
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class ObjectStore(Protocol):
+    """The S3 requests the sequence makes. Implementations must refuse any source bucket not on their allow-list."""
+
+    def head_source(self, bucket: str, key: str, version_id: str | None) -> SourceObject | None:
+        """The version (the current one if version_id is None); None if it does not exist (deleted, never was)."""
+        ...
+
+    def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None: ...
+
+    def copy_to_evidence(self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]) -> bool:
+        """Copy the version under legal hold and GOVERNANCE retention; False if the key already held a copy."""
+        ...
+
+    def digest_source(self, source: SourceObject) -> Digests: ...
+
+    def digest_evidence(self, evidence: EvidenceObject) -> Digests: ...
+
+    def hold(self, evidence: EvidenceObject) -> None: ...
+
+    def retain(self, evidence: EvidenceObject, until: datetime) -> None: ...
+
+    def tags(self, source: ObjectRef) -> dict[str, str]: ...
+
+    def put_tags(self, source: ObjectRef, tags: Mapping[str, str]) -> None: ...
+
+    def lift_hold(self, evidence: EvidenceObject) -> None: ...
+
+    def delete_evidence(self, evidence: EvidenceObject) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors: each stops the sequence before the source is touched; the message is retried, then dead-lettered
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class QuarantineError(Exception):
+    """Something S3 reported that no retry of ours should paper over; a person has to look."""
+
+
+class EvidenceMismatch(QuarantineError):
+    """The evidence copy is not the source's bytes (hash or size differ, or it names another version)."""
+
+
+class EvidenceNotProtected(QuarantineError):
+    """The copy exists but is not protected as evidence must be (wrong key or encryption, COMPLIANCE mode)."""
+
+
+class CannotRestrict(QuarantineError):
+    """The source version cannot take the quarantine tag (it already has S3's maximum of 10 tags)."""
+
+
+class NotPreserved(QuarantineError):
+    """A release or destroy named something that this service never preserved or restricted."""
+
+
+class NotProtected(QuarantineError):
+    """The bucket is not on the allow-list: the service never sends a request about it."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Policy
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def should_restrict(request: QuarantineRequest) -> bool:
+    """What the dispatcher decided, or what policy decides for the least trusted reporter (CSAM and CSEM: always).
+
+    The worker cannot see the reporter's tier, but the child-safety rule holds whoever reported, so it is applied
+    here again: a dispatcher that forgot it cannot leave CSAM reachable.
+    """
+    return request.restrict or decide(request.category, request.type, TrustTier.PUBLIC).restrict_now
+
+
+def protected_bucket_policy(
+    bucket: str, exempt_principal_arns: Sequence[str] = (), partition: str = "aws"
+) -> dict[str, Any]:
+    """The bucket-policy deny that makes the quarantine tag bite; infra/template.yaml installs this same document.
+
+    Nobody but the exempt principals (the quarantine worker's role) may read a version that carries the tag, or
+    change that version's tags (else the uploader could untag it). The worker stays exempt because HeadObject needs
+    s3:GetObject and a second report about a restricted object must still be verified. `StringLike "*"` matches when
+    the tag exists, whatever its value. S3 evaluates s3:ExistingObjectTag for reads and tagging calls, not for
+    PutObject or DeleteObject: a new upload to the same key is a new, untagged version, and deleting one's own
+    content stays possible (the evidence copy is already held).
+    """
+    condition: dict[str, Any] = {"StringLike": {f"s3:ExistingObjectTag/{QUARANTINE_TAG}": "*"}}
+    if exempt_principal_arns:
+        condition["ArnNotEquals"] = {"aws:PrincipalArn": list(exempt_principal_arns)}
+    objects = f"arn:{partition}:s3:::{bucket}/*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "QuarantinedObjectsAreNotReadable",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": objects,
+                "Condition": condition,
+            },
+            {
+                "Sid": "QuarantineTagIsNotRemovable",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": [
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    "s3:DeleteObjectTagging",
+                    "s3:DeleteObjectVersionTagging",
+                ],
+                "Resource": objects,
+                "Condition": condition,
+            },
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The sequence
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    REFUSED = "refused"  # bucket not protected: no S3 request was made
+    SOURCE_GONE = "source_gone"  # the version does not exist (any more): nothing to preserve
+    PRESERVED = "preserved"  # a verified, held copy exists; the source is untouched
+    RESTRICTED = "restricted"  # ... and the source version carries the quarantine tag
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    object_id: str | None = None
+    evidence_key: str | None = None
+    evidence_version_id: str | None = None
+    copied: bool = False  # this delivery made the copy (False: found one)
+    sha256: str | None = None
+    md5: str | None = None
+    verified_by: str | None = None  # how the hashes were obtained (see _verify)
+
+
+@dataclass(frozen=True)
+class _Verification:
+    sha256: str
+    md5: str
+    method: str
+    source_sha256: str
+    evidence_sha256: str
+
+
+def quarantine(
+    request: QuarantineRequest,
+    *,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    vault: Vault,
+    protected_buckets: frozenset[str],
+    actor: str,
+    clock: Clock = utcnow,
+) -> Outcome:
+    """Run the sequence for one object version; safe to repeat from the start after a failure at any step."""
+    if request.bucket not in protected_buckets:
+        return Outcome(Status.REFUSED)
+    source = store.head_source(request.bucket, request.key, request.version_id)
+    if source is None:
+        return Outcome(Status.SOURCE_GONE)
+    now = clock()
+
+    key = source.evidence_key
+    evidence = store.head_evidence(key)
+    copied = False
+    if evidence is None:
+        metadata = {
+            "source-bucket": source.bucket,
+            "source-key-sha256": key_digest(source.key),  # S3 metadata is ASCII and 2 KB at most; the key may not be
+            "source-version-id": source.version_id,
+            "source-etag": source.etag,
+            "report-id": request.report_id,
+        }
+        copied = store.copy_to_evidence(source, key, now + timedelta(days=vault.retention_days) + RETENTION_SLACK, metadata)
+        # Read back what S3 stored rather than trust what was asked: the verification below is of S3's state.
+        evidence = store.head_evidence(key)
+        if evidence is None:
+            raise EvidenceMismatch(f"{source.object_id}: the copy is not in the evidence bucket after copying")
+    if evidence.source_version_id not in (None, source.version_id):
+        raise EvidenceMismatch(f"{source.object_id}: the evidence key holds a copy of another version")
+
+    evidence, reapplied = _ensure_held(store, evidence, vault, now)
+
+    def event(step: Step, **values: Any) -> CustodyEvent:
+        return CustodyEvent(
+            step=step,
+            source_bucket=source.bucket,
+            source_key=source.key,
+            source_version_id=source.version_id,
+            at=clock(),
+            by=actor,
+            evidence_bucket=evidence.bucket,
+            evidence_key=evidence.key,
+            evidence_version_id=evidence.version_id,
+            size=source.size,
+            report_id=request.report_id,
+            case_id=request.case_id,
+            **values,
+        )
+
+    lock = {
+        "legalHold": "ON",
+        "lockMode": str(evidence.lock_mode),
+        "retainUntil": _iso(evidence.retain_until),
+        "kmsKeyId": str(evidence.kms_key_id),
+    }
+    custody.append(event(Step.PRESERVED, detail={**lock, "copiedByThisDelivery": str(copied).lower()}))
+    if reapplied:
+        custody.append(event(Step.HELD, occurrence=request.report_id, detail={**lock, "reapplied": ",".join(reapplied)}))
+
+    verification = _verify(store, custody, source, evidence)
+    custody.append(
+        event(
+            Step.VERIFIED,
+            sha256=verification.sha256,
+            md5=verification.md5,
+            detail={
+                "method": verification.method,
+                "sourceSha256": verification.source_sha256,
+                "evidenceSha256": verification.evidence_sha256,
+            },
+        )
+    )
+
+    status = Status.PRESERVED
+    if should_restrict(request):
+        _restrict(request, source, store, custody, event)
+        status = Status.RESTRICTED
+    return Outcome(
+        status=status,
+        object_id=source.object_id,
+        evidence_key=evidence.key,
+        evidence_version_id=evidence.version_id,
+        copied=copied,
+        sha256=verification.sha256,
+        md5=verification.md5,
+        verified_by=verification.method,
+    )
+
+
+def _ensure_held(
+    store: ObjectStore, evidence: EvidenceObject, vault: Vault, now: datetime
+) -> tuple[EvidenceObject, list[str]]:
+    """The copy is evidence only while held: legal hold on, GOVERNANCE until a year from now, the evidence key.
+
+    A copy made by this code already is; a copy an analyst released, or one preserved a year ago and reported again,
+    gets its hold back and its retention extended (a year from every report). COMPLIANCE or a foreign key is not
+    something to repair automatically: it stops the sequence.
+    """
+    if evidence.lock_mode == "COMPLIANCE":
+        raise EvidenceNotProtected(f"{evidence.key}: COMPLIANCE mode would make lawful destruction impossible")
+    if evidence.encryption != "aws:kms" or not _same_key(evidence.kms_key_id, vault.kms_key_id):
+        raise EvidenceNotProtected(f"{evidence.key}: not encrypted with the evidence key")
+    reapplied = []
+    if not evidence.legal_hold:
+        store.hold(evidence)
+        evidence = replace(evidence, legal_hold=True)
+        reapplied.append("legalHold")
+    required = now + timedelta(days=vault.retention_days)
+    if evidence.lock_mode != LOCK_MODE or evidence.retain_until is None or evidence.retain_until < required:
+        until = required + RETENTION_SLACK
+        store.retain(evidence, until)
+        evidence = replace(evidence, lock_mode=LOCK_MODE, retain_until=until)
+        reapplied.append("retention")
+    return evidence, reapplied
+
+
+def _verify(
+    store: ObjectStore, custody: CustodyRecorder, source: SourceObject, evidence: EvidenceObject
+) -> _Verification:
+    """Compare the copy's SHA-256 with the source's, reading bytes only for what S3 cannot tell us.
+
+    - The source's SHA-256 comes from S3 when the uploader stored one (a full-object checksum). Otherwise S3 has no
+      SHA-256 of it at all, and the only independent value is one computed from the source version's bytes, so then,
+      and only then, the source is streamed (once; the MD5 comes from the same pass).
+    - The copy's SHA-256 comes from S3: the copy was made with ChecksumAlgorithm SHA256, so S3 computed it from the
+      bytes it wrote. A multipart copy (over 5 GB) has only a composite checksum of its parts, which no other value
+      equals; then the copy is streamed.
+    - A redelivery that would have to stream the source again first looks for its own verified event: if the copy
+      S3 describes now is the one that was verified, with the same SHA-256, that verification stands.
+    - MD5: from the source's ETag when that is one (single part, not SSE-KMS/SSE-C), else from a streamed pass.
+    """
+    source_sha, evidence_sha, md5 = source.sha256, evidence.sha256, source.md5
+    method = "s3-checksums"
+    if source_sha is None:
+        prior = custody.find(source.object_id, Step.VERIFIED)
+        if (
+            prior is not None
+            and prior.evidence_version_id == evidence.version_id
+            and evidence_sha is not None
+            and prior.sha256 == evidence_sha
+            and prior.md5
+        ):
+            return _Verification(evidence_sha, prior.md5, "recorded", evidence_sha, evidence_sha)
+        streamed = store.digest_source(source)
+        if streamed.size != source.size:
+            raise EvidenceMismatch(f"{source.object_id}: read {streamed.size} bytes of a {source.size}-byte version")
+        source_sha, md5, method = streamed.sha256, streamed.md5, "streamed-source"
+    if evidence_sha is None or md5 is None:
+        streamed = store.digest_evidence(evidence)
+        evidence_sha, md5 = streamed.sha256, md5 or streamed.md5
+        method = "streamed-source+evidence" if method == "streamed-source" else "streamed-evidence"
+    if evidence.size != source.size or evidence_sha != source_sha:
+        raise EvidenceMismatch(f"{source.object_id}: the evidence copy differs from the source version")
+    return _Verification(source_sha, md5, method, source_sha, evidence_sha)
+
+
+def _restrict(
+    request: QuarantineRequest,
+    source: SourceObject,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    event: Callable[..., CustodyEvent],
+) -> None:
+    """Add the tag (keeping the owner's tags) unless present, and record the restriction under its report's id.
+
+    The tag's value is the report whose restriction it is, so a redelivery that finds its own value (it crashed
+    after tagging) still records the event, and a second report finding another's value records nothing: that
+    restriction is already in the log. Tagging has no condition in S3; an owner's tag change between our read and
+    write is lost, a window of milliseconds that we accept.
+    """
+    tags = store.tags(source)
+    current = tags.get(QUARANTINE_TAG)
+    if current is None:
+        if len(tags) >= MAX_OBJECT_TAGS:
+            raise CannotRestrict(f"{source.object_id}: already has {len(tags)} tags, S3's maximum")
+        store.put_tags(source, {**tags, QUARANTINE_TAG: request.report_id})
+        current = request.report_id
+    if current == request.report_id:
+        custody.append(
+            event(
+                Step.RESTRICTED, occurrence=request.report_id, detail={"tag": f"{QUARANTINE_TAG}={request.report_id}"}
+            )
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The analyst's follow-ups
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def release(
+    ref: ObjectRef,
+    restriction: str,
+    *,
+    reason: str,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    protected_buckets: frozenset[str],
+    actor: str,
+    clock: Clock = utcnow,
+) -> bool:
+    """Lift the restriction `restriction` (the report id the tag carries); the evidence copy stays held.
+
+    Releasing gives the owner their content back; it does not end preservation, which runs out with retention or
+    ends by `destroy`. Safe to repeat: the tag is removed if it is still there, and the event has a fixed id.
+    Returns whether this call removed the tag.
+    """
+    if ref.bucket not in protected_buckets:
+        raise NotProtected(ref.bucket)
+    restricted = custody.find(ref.object_id, f"{Step.RESTRICTED}#{restriction}")
+    if restricted is None:
+        raise NotPreserved(f"{ref.object_id}: no restriction {restriction} was recorded")
+    tags = store.tags(ref)
+    current = tags.get(QUARANTINE_TAG)
+    if current not in (None, restriction):
+        raise QuarantineError(f"{ref.object_id}: the tag belongs to restriction {current}, not {restriction}")
+    if current is not None:
+        store.put_tags(ref, {name: value for name, value in tags.items() if name != QUARANTINE_TAG})
+    custody.append(
+        CustodyEvent(
+            step=Step.RELEASED,
+            source_bucket=ref.bucket,
+            source_key=ref.key,
+            source_version_id=ref.version_id,
+            at=clock(),
+            by=actor,
+            evidence_bucket=restricted.evidence_bucket,
+            evidence_key=restricted.evidence_key,
+            evidence_version_id=restricted.evidence_version_id,
+            report_id=restriction,
+            case_id=restricted.case_id,
+            occurrence=restriction,
+            detail={"reason": reason},
+        )
+    )
+    return current is not None
+
+
+def destroy(
+    ref: ObjectRef,
+    *,
+    law_enforcement_request: str,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    actor: str,
+    clock: Clock = utcnow,
+) -> bool:
+    """Delete the evidence copy of `ref` on a law-enforcement request (18 U.S.C. 2258B), bypassing GOVERNANCE.
+
+    Only the preserved version is deleted (lift its legal hold, then DeleteObject with BypassGovernanceRetention);
+    the custody log keeps its hashes and this event says who destroyed it on whose request. Safe to repeat.
+    Returns whether this call deleted it. The caller's role needs s3:BypassGovernanceRetention, which the
+    quarantine worker deliberately lacks.
+    """
+    if not law_enforcement_request.strip():
+        raise ValueError("destroying evidence needs the law-enforcement request it answers")
+    preserved = custody.find(ref.object_id, Step.PRESERVED)
+    if preserved is None or preserved.evidence_key is None or preserved.evidence_version_id is None:
+        raise NotPreserved(f"{ref.object_id}: no evidence copy was recorded")
+    evidence = store.head_evidence(preserved.evidence_key, preserved.evidence_version_id)
+    if evidence is not None:
+        if evidence.legal_hold:
+            store.lift_hold(evidence)
+        store.delete_evidence(evidence)
+    custody.append(
+        CustodyEvent(
+            step=Step.DESTROYED,
+            source_bucket=ref.bucket,
+            source_key=ref.key,
+            source_version_id=ref.version_id,
+            at=clock(),
+            by=actor,
+            evidence_bucket=preserved.evidence_bucket,
+            evidence_key=preserved.evidence_key,
+            evidence_version_id=preserved.evidence_version_id,
+            size=preserved.size,
+            detail={"lawEnforcementRequest": law_enforcement_request},
+        )
+    )
+    return evidence is not None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _same_key(actual: str | None, configured: str) -> bool:
+    # S3 reports the key's ARN; the configuration may give the ARN or the bare key id.
+    if not actual:
+        return False
+    return actual == configured or actual.endswith(f"/{configured}") or configured.endswith(f"/{actual}")
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if value else ""

@@ -1,0 +1,137 @@
+"""Running `python -m local` for end-to-end tests: a real process on a real socket, synchronised by reading its
+output with a deadline, never by sleeping; and a small HTTP client that can sign as a partner would."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_DEADLINE_SECONDS = 60.0
+STOP_DEADLINE_SECONDS = 10.0
+ACCESS_KEY_ID = "AKIALOCALTESTCALLER1"
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    url: str
+    stderr: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self, sig: int) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=STOP_DEADLINE_SECONDS)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    # Nothing AWS-related from the developer's shell: no endpoint (so moto is embedded), no real credentials.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name not in ("HOST", "PORT")
+    }
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def local_stack(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
+    stderr_path = tmp_path / f"local-{uuid.uuid4().hex[:8]}.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local", "--port", "0", *args],
+            cwd=REPO,
+            env=env if env is not None else environment(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            # Keep draining stdout for the whole run: handlers log there, and a full pipe would block the server.
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            try:
+                first = lines.get(timeout=STARTUP_DEADLINE_SECONDS)
+            except queue.Empty:
+                pytest.fail(f"no URL within {STARTUP_DEADLINE_SECONDS}s:\n{stderr_path.read_text()}")
+            if first is None:
+                pytest.fail(f"exited with {process.wait()} before printing its URL:\n{stderr_path.read_text()}")
+            url = first.strip()
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
+            yield Running(process, url, stderr_path)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(
+    port: int,
+    method: str,
+    target: str,
+    *,
+    body: bytes = b"",
+    headers: Sequence[tuple[str, str]] = (),
+    signed: bool = False,
+    access_key: str = ACCESS_KEY_ID,
+    connection: http.client.HTTPConnection | None = None,
+) -> Answer:
+    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    all_headers = list(headers)
+    if signed:
+        # Signed as a partner would sign (SigV4, service execute-api); the local stack reads the key id only.
+        request = AWSRequest(method=method, url=f"http://127.0.0.1:{port}{target}", data=body)
+        SigV4Auth(Credentials(access_key, "not-a-real-secret"), "execute-api", "us-east-1").add_auth(request)
+        all_headers += [(name, value) for name, value in request.headers.items() if name.lower() != "host"]
+    conn.putrequest(method, target)
+    for name, value in all_headers:
+        conn.putheader(name, value)
+    if body:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body or None)
+    response = conn.getresponse()
+    answer = Answer(response.status, response.getheaders(), response.read())
+    if connection is None:
+        conn.close()
+    return answer
