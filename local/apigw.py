@@ -18,7 +18,9 @@ import base64
 import binascii
 import hashlib
 import logging
+import math
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,18 +29,20 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.template import ApiRoute
+from local.template import ApiRoute, Throttle
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-# False: an unsigned request reaches an IAM route as an anonymous caller (identity fields None). True: it is refused
-# with 403 Missing Authentication Token, as API Gateway does. Flip this one line to enforce signing locally.
-REQUIRE_SIGV4_ON_IAM_ROUTES = False
+# True: an unsigned request to an IAM route is refused with 403 Missing Authentication Token, as API Gateway does.
+# False would let it through as an anonymous caller (identity fields None).
+REQUIRE_SIGV4_ON_IAM_ROUTES = True
 
 # API Gateway's own error bodies, byte for byte (the 502 one really has a space after the colon).
 MISSING_AUTHENTICATION_TOKEN = b'{"message":"Missing Authentication Token"}'
 REQUEST_TOO_LONG = b'{"message":"Request Too Long"}'
+FORBIDDEN = b'{"message":"Forbidden"}'
+TOO_MANY_REQUESTS = b'{"message":"Too Many Requests"}'
 INTERNAL_SERVER_ERROR = b'{"message": "Internal server error"}'
 
 _SIGV4_CREDENTIAL = re.compile(r"^AWS4-HMAC-SHA256\s.*?Credential=([A-Za-z0-9]+)/", re.DOTALL)
@@ -297,6 +301,34 @@ def _header_value(value: Any) -> str:
     raise MalformedProxyResponse(f"header value {value!r} is not a string")
 
 
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+class TokenBuckets:
+    """API Gateway's usage-plan throttling: one token bucket per API key, refilled continuously at the plan's rate.
+
+    Thread-safe: the server answers requests on several threads.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def take(self, key: str, throttle: Throttle) -> float:
+        """Take one token; 0 when the request may pass, else the seconds until a token is available."""
+        with self._lock:
+            now = self.clock()
+            tokens, at = self._state.get(key, (float(throttle.burst), now))
+            tokens = min(float(throttle.burst), tokens + (now - at) * throttle.rate)
+            if tokens >= 1:
+                self._state[key] = (tokens - 1, now)
+                return 0.0
+            self._state[key] = (tokens, now)
+            return (1 - tokens) / throttle.rate
+
+
 Invoke = Callable[[str, dict[str, Any], str], Any]  # (function logical id, event, request id) -> proxy result
 
 
@@ -308,6 +340,7 @@ class Gateway:
         self.invoke = invoke
         self.api_ids = dict(api_ids)  # API logical id -> its (local) API id
         self.account_id = account_id
+        self.buckets = TokenBuckets()
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
@@ -317,6 +350,16 @@ class Gateway:
         route = match.route
         if route.iam_auth and REQUIRE_SIGV4_ON_IAM_ROUTES and caller_access_key(request.headers, request.query) is None:
             return gateway_error(403, MISSING_AUTHENTICATION_TOKEN, request_id, "MissingAuthenticationTokenException")
+        api_key = _header(request.headers, "x-api-key")
+        if route.api_key_required and not api_key:
+            # Like signatures, keys are not checked locally: a key identifies a partner's usage plan, nothing more.
+            return gateway_error(403, FORBIDDEN, request_id, "ForbiddenException")
+        if route.throttle is not None and api_key:
+            wait = self.buckets.take(f"{route.api}/{api_key}", route.throttle)
+            if wait > 0:
+                response = gateway_error(429, TOO_MANY_REQUESTS, request_id, "TooManyRequestsException")
+                response.headers.append(("Retry-After", str(max(1, math.ceil(wait)))))
+                return response
         event = to_rest_event(
             request,
             match,

@@ -148,6 +148,14 @@ def referenced_logical_id(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """A usage plan's token bucket: `rate` requests per second on average, `burst` at once."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
 class ApiRoute:
     """One `Type: Api` event: an API Gateway REST (v1) resource + method proxied to a function."""
 
@@ -156,6 +164,8 @@ class ApiRoute:
     function: str  # logical id
     handler: str  # dotted path, e.g. functions.intake.handler.lambda_handler
     iam_auth: bool  # the method uses AWS_IAM (SigV4) authorization
+    api_key_required: bool  # the method needs an x-api-key (usage plans identify partners by it)
+    throttle: Throttle | None  # the API's usage-plan throttle, applied per API key
     api: str  # logical id of the RestApi (IMPLICIT_API when the event names none)
     stage: str
     event: str  # the event's name under Events
@@ -172,8 +182,11 @@ def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute
             if api is None:
                 raise TemplateError(f"{function}.{event_name}: RestApiId must reference an API in this template")
             api_props = template.properties(api) if api in template.resources else _implicit_api_props(template)
-            default_authorizer = (api_props.get("Auth") or {}).get("DefaultAuthorizer")
-            authorizer = (ev.get("Auth") or {}).get("Authorizer", default_authorizer)
+            api_auth = api_props.get("Auth") or {}
+            event_auth = ev.get("Auth") or {}
+            authorizer = event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
+            key_required = bool(resolve(event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))))
+            plan_throttle = ((api_auth.get("UsagePlan") or {}).get("Throttle")) or None
             routes.append(
                 ApiRoute(
                     method=str(resolve(ev["Method"])).upper(),
@@ -181,6 +194,12 @@ def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute
                     function=function,
                     handler=str(resolve(props["Handler"])),
                     iam_auth=resolve(authorizer) == "AWS_IAM",
+                    api_key_required=key_required,
+                    throttle=Throttle(
+                        rate=float(resolve(plan_throttle["RateLimit"])), burst=int(resolve(plan_throttle["BurstLimit"]))
+                    )
+                    if plan_throttle and key_required
+                    else None,
                     api=api,
                     stage=str(resolve(api_props.get("StageName", IMPLICIT_API_STAGE))),
                     event=event_name,

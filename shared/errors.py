@@ -54,5 +54,9 @@ class ReportNotFound(DomainError):
     """No report with that id that this caller may see (the two are not told apart)."""
 
 
+class StoreUnavailable(Exception):
+    """Storage did not take the write or answer the read after its retries: nothing was accepted, try again."""
+
+
 def requirement(path: str, code: str, message: str) -> UnmetRequirement:
     return UnmetRequirement(path=path, code=code, message=message)

@@ -7,14 +7,24 @@ The store is passed in (anything with `put_new` and `get`), so this module runs 
 from __future__ import annotations
 
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from shared.callers import Caller
 from shared.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
-from shared.errors import PayloadTooLarge, ReportNotFound, TokenConflict, UnsupportedMediaType, requirement
-from shared.reports import ReportRecord, ReportStatus, Submission, parse_submission
+from shared.errors import (
+    DomainError,
+    InvalidReport,
+    PayloadTooLarge,
+    ReportNotFound,
+    StoreUnavailable,
+    TokenConflict,
+    UnsupportedMediaType,
+    requirement,
+)
+from shared.reports import ReportRecord, ReportStatus, Submission, parse_batch, parse_submission
 from shared.resources import ResourceKind
 
 
@@ -138,6 +148,57 @@ def submit(
         duplicate=True,
         receipt_token=receipt_token if key.by_token else None,
     )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One item of a batch answer: what a single POST /v1/reports would have answered for it."""
+
+    index: int
+    status: int  # the HTTP status the item would have had alone: 202, 409, 422 or 503
+    receipt: Receipt | None = None
+    refusal: DomainError | None = None
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"index": self.index, "status": self.status}
+        if self.receipt is not None:
+            body |= self.receipt.as_json()
+            body["status"] = self.status
+            body["reportStatus"] = self.receipt.status
+        if self.refusal is not None:
+            body["unmetRequirements"] = [r.as_json() for r in self.refusal.requirements]
+        return body
+
+
+BATCH_CONCURRENCY = 8  # parallel conditional writes; each item still costs exactly one
+
+
+def submit_batch_json(
+    body: bytes | str,
+    caller: Caller,
+    store: ReportStore,
+    *,
+    protected_buckets: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> list[BatchResult]:
+    """Every valid item is stored (one write each) even when others are refused; answers keep request order."""
+    now = now or datetime.now(UTC)
+
+    def one(index: int, item: Submission | InvalidReport) -> BatchResult:
+        if isinstance(item, InvalidReport):
+            return BatchResult(index, 422, refusal=item)
+        try:
+            return BatchResult(
+                index, 202, receipt=submit(item, caller, store, protected_buckets=protected_buckets, now=now)
+            )
+        except TokenConflict as conflict:
+            return BatchResult(index, 409, refusal=conflict)
+        except StoreUnavailable:
+            return BatchResult(index, 503)
+
+    items = parse_batch(body, now=now)
+    with ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY) as pool:
+        return list(pool.map(one, range(len(items)), items))
 
 
 def status(report_id: str, caller: Caller, receipt_token: str | None, store: ReportStore) -> StatusView:

@@ -54,6 +54,7 @@ MAX_INCIDENT_AGE = timedelta(days=365)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_DETAILS_CHARS = 4096  # type-specific fields kept on the item; the item must stay small
 URL_FIELDS = ("url", "infringing_url")
+MAX_BATCH = 100  # submissions per batch request
 
 # CSAM bytes are never transmitted (REFERENCE.md): such reports carry URLs and hashes only.
 PAYLOAD_FORBIDDEN_TYPES = frozenset({("content", "csam"), ("content", "csem")})
@@ -208,17 +209,48 @@ class ReportRecord:
 
 def parse_submission(body: bytes | str, *, now: datetime | None = None) -> Submission:
     """Turn a request body into a Submission, or raise MalformedBody / InvalidReport with every reason found."""
+    return submission_from(load_json_object(body), now=now)
+
+
+def parse_batch(body: bytes | str, *, now: datetime | None = None) -> list[Submission | InvalidReport]:
+    """A batch body: each item becomes a Submission or the InvalidReport explaining it, in request order.
+
+    Only a body that is not a batch at all (no `reports` list, more than MAX_BATCH items) is refused as a whole.
+    """
     data = load_json_object(body)
+    items = data.get("reports")
+    problems = [
+        requirement(f"/{_escape(name)}", "rule.extra.unknown", "not a batch field")
+        for name in data
+        if name != "reports"
+    ]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        problems.append(requirement("/reports", "rule.reports.malformed", f"a list of 1 to {MAX_BATCH} submissions"))
+    if problems or not isinstance(items, list):
+        raise InvalidReport("The batch does not meet the requirements.", problems)
+    results: list[Submission | InvalidReport] = []
+    for index, item in enumerate(items):
+        try:
+            results.append(submission_from(item, now=now, pointer=f"/reports/{index}"))
+        except InvalidReport as refusal:
+            results.append(refusal)
+    return results
+
+
+def submission_from(data: Any, *, now: datetime | None = None, pointer: str = "") -> Submission:
+    """Validate one submission envelope (already parsed JSON); every path in a refusal starts at `pointer`."""
+    if not isinstance(data, dict):
+        raise InvalidReport("A submission must be a JSON object.", [requirement(pointer, "rule.body.not_object", "{}")])
     report = data.get("report")
     source_format: Literal["xarf4", "xarf3"] = "xarf4"
     if isinstance(report, dict) and _is_xarf_v3(report):
-        data = {**data, "report": _convert_v3(report)}
+        data = {**data, "report": _convert_v3(report, pointer)}
         source_format = "xarf3"
     try:
         submission = SubmissionIn.model_validate(data)
     except ValidationError as exc:
-        raise InvalidReport("The report does not meet the requirements.", _requirements_from(exc)) from None
-    report_out = to_report(submission.report, source_format=source_format, now=now, base_path="/report")
+        raise InvalidReport("The report does not meet the requirements.", _requirements_from(exc, pointer)) from None
+    report_out = to_report(submission.report, source_format=source_format, now=now, base_path=f"{pointer}/report")
     return Submission(report=report_out, client_token=submission.clientToken, correlation_id=submission.correlationId)
 
 
@@ -425,7 +457,7 @@ def _is_xarf_v3(report: dict[str, Any]) -> bool:
     return "Version" in report and "Report" in report
 
 
-def _convert_v3(report: dict[str, Any]) -> dict[str, Any]:
+def _convert_v3(report: dict[str, Any], pointer: str) -> dict[str, Any]:
     """v3 is rare: the xarf library (and its import time) is only paid for when one arrives."""
     import warnings
 
@@ -434,7 +466,11 @@ def _convert_v3(report: dict[str, Any]) -> dict[str, Any]:
     if not is_v3_report(report):
         raise InvalidReport(
             "Unsupported XARF version.",
-            [requirement("/report/Version", "rule.xarf_version.not_supported", "XARF v3 (3, 3.0, 3.0.0) or v4")],
+            [
+                requirement(
+                    f"{pointer}/report/Version", "rule.xarf_version.not_supported", "XARF v3 (3, 3.0, 3.0.0) or v4"
+                )
+            ],
         )
     try:
         with warnings.catch_warnings():
@@ -444,7 +480,7 @@ def _convert_v3(report: dict[str, Any]) -> dict[str, Any]:
         message = str(exc).split(". Supported", 1)[0][:200]
         raise InvalidReport(
             "The XARF v3 report cannot be converted to v4.",
-            [requirement("/report/Report", "rule.xarf_v3.not_convertible", message)],
+            [requirement(f"{pointer}/report/Report", "rule.xarf_v3.not_convertible", message)],
         ) from None
     converted.pop("_internal", None)  # conversion bookkeeping, never transmitted between systems
     return converted
@@ -474,11 +510,11 @@ _KINDS = {
 }
 
 
-def _requirements_from(exc: ValidationError) -> list[UnmetRequirement]:
+def _requirements_from(exc: ValidationError, pointer: str = "") -> list[UnmetRequirement]:
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         location = [part for part in error["loc"] if not _is_union_tag(part)]
-        path = "".join(f"/{_escape(str(part))}" for part in location)
+        path = pointer + "".join(f"/{_escape(str(part))}" for part in location)
         named = [part for part in location if isinstance(part, str)]
         name = "extra" if error["type"] == "extra_forbidden" else (named[-1] if named else "body")
         kind = error["type"]

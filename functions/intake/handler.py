@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,12 +22,13 @@ from shared.errors import (
     MalformedBody,
     PayloadTooLarge,
     ReportNotFound,
+    StoreUnavailable,
     TokenConflict,
     UnsupportedMediaType,
     requirement,
 )
 from shared.principals import principal_of
-from shared.storage import ReportTable, StoreUnavailable
+from shared.storage import ReportTable
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -64,6 +66,13 @@ def _raw_body() -> bytes:
     return body.encode("utf-8", "surrogatepass")
 
 
+DOCS_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
@@ -82,6 +91,31 @@ def submit_report() -> Response[str]:
     logger.info("report received", extra={"duplicate": receipt.duplicate})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)
     return _json(202, receipt.as_json())
+
+
+@app.post("/v1/reports/batch")
+def submit_batch() -> Response[str]:
+    body = _raw_body()
+    intake.check_envelope(app.current_event.headers.get("content-type"), len(body), settings().max_body_bytes)
+    results = intake.submit_batch_json(body, _caller(), _table(), protected_buckets=settings().protected_buckets)
+    counts = Counter(result.status for result in results)
+    logger.info("batch received", extra={"items": len(results), "statuses": dict(counts)})
+    metrics.add_metric(name="BatchItems", unit=MetricUnit.Count, value=len(results))
+    return _json(200, {"results": [result.as_json() for result in results]})
+
+
+@app.get("/v1/openapi.json")
+def openapi_document() -> Response[str]:
+    from shared.openapi import document  # only this route needs the schemas: kept off the reporters' cold start
+
+    return _json(200, document(), headers={"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/v1/docs")
+def api_docs() -> Response[str]:
+    from shared.openapi import docs_page
+
+    return Response(200, "text/html; charset=utf-8", docs_page(), headers=DOCS_HEADERS)
 
 
 @app.get("/v1/reports/<reportId>")

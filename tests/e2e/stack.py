@@ -124,6 +124,7 @@ def call(
         request = AWSRequest(method=method, url=f"http://127.0.0.1:{port}{target}", data=body)
         SigV4Auth(Credentials(access_key, "not-a-real-secret"), "execute-api", "us-east-1").add_auth(request)
         all_headers += [(name, value) for name, value in request.headers.items() if name.lower() != "host"]
+        all_headers.append(("x-api-key", f"key-of-{access_key}"))
     conn.putrequest(method, target)
     for name, value in all_headers:
         conn.putheader(name, value)

@@ -50,9 +50,7 @@ def test_the_readme_curl_examples_work_as_printed(stack: Running) -> None:
 
     placeholder_id = re.search(r"/v1/reports/(\w{26})", lookup)
     assert placeholder_id is not None
-    lookup = lookup.replace(placeholder_id.group(1), accepted["reportId"]).replace(
-        "<receiptToken>", accepted["receiptToken"]
-    )
+    lookup = lookup.replace(placeholder_id.group(1), accepted["reportId"])
     status = run_shell(lookup)
     assert status["reportId"] == accepted["reportId"] and status["status"] == "QUEUED"
 
@@ -73,14 +71,26 @@ def test_a_partner_submits_replays_and_reads_its_report(stack: Running) -> None:
     assert other.status == 404
 
 
-def test_an_anonymous_reporter_follows_the_report_with_its_receipt(stack: Running) -> None:
-    answer = call(stack.port, "POST", "/v1/reports", body=body(xarf(description="anonymous e2e")), headers=JSON)
+def test_a_receipt_token_lets_another_caller_read_the_status(stack: Running) -> None:
+    answer = call(
+        stack.port, "POST", "/v1/reports", body=body(xarf(description="shared receipt")), headers=JSON, signed=True
+    )
     assert answer.status == 202
     receipt = answer.json()
     target = f"/v1/reports/{receipt['reportId']}"
-    assert call(stack.port, "GET", target).status == 404
-    with_token = call(stack.port, "GET", target, headers=[("X-Receipt-Token", receipt["receiptToken"])])
+    other = "AKIAOTHERPARTNER0002"
+    assert call(stack.port, "GET", target, signed=True, access_key=other).status == 404
+    token = [("X-Receipt-Token", receipt["receiptToken"])]
+    with_token = call(stack.port, "GET", target, headers=token, signed=True, access_key=other)
     assert with_token.status == 200 and with_token.json()["reportId"] == receipt["reportId"]
+
+
+def test_unsigned_or_keyless_partner_calls_are_refused_by_the_gateway_and_write_nothing(stack: Running) -> None:
+    payload = body(xarf(description="unsigned attempt"), clientToken="unsigned-1")
+    unsigned = call(stack.port, "POST", "/v1/reports", body=payload, headers=JSON)
+    assert unsigned.status == 403 and unsigned.json() == {"message": "Missing Authentication Token"}
+    signed = call(stack.port, "POST", "/v1/reports", body=payload, headers=JSON, signed=True)
+    assert signed.json()["duplicate"] is False, "the refused calls stored nothing under this token"
 
 
 @pytest.mark.parametrize(
@@ -98,3 +108,53 @@ def test_refusals_over_http_are_4xx_with_reasons(stack: Running, payload: bytes,
     assert answer.status == status, answer.body[:300]
     assert answer.json()["unmetRequirements"]
     assert answer.header("Content-Type") == ["application/json"]
+
+
+def test_a_burst_of_150_from_one_partner_meets_429_with_retry_after(stack: Running) -> None:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    statuses, retry_after = [], []
+    payload = body(xarf(description="burst"), clientToken="burst-1")
+    for _ in range(150):
+        answer = call(
+            stack.port,
+            "POST",
+            "/v1/reports",
+            body=payload,
+            headers=JSON,
+            signed=True,
+            access_key="AKIABURSTINGPARTNER1",
+            connection=connection,
+        )
+        statuses.append(answer.status)
+        retry_after += answer.header("Retry-After")
+    connection.close()
+    assert statuses.count(202) >= 100, "the burst allowance is served"
+    assert 429 in statuses, "the quota is enforced"
+    assert retry_after and all(int(value) >= 1 for value in retry_after)
+    calm = call(stack.port, "POST", "/v1/reports", body=payload, headers=JSON, signed=True)
+    assert calm.status == 202, "another partner's bucket is untouched"
+
+
+def test_the_openapi_document_and_docs_page_are_public(stack: Running) -> None:
+    document = call(stack.port, "GET", "/v1/openapi.json")
+    assert document.status == 200
+    assert set(document.json()["paths"]) >= {"/v1/reports", "/v1/reports/batch", "/v1/reports/{reportId}"}
+    page = call(stack.port, "GET", "/v1/docs")
+    assert page.status == 200 and page.header("Content-Type")[0].startswith("text/html")
+    assert b"POST /v1/reports/batch" in page.body and page.header("Content-Security-Policy")
+
+
+def test_a_batch_of_four_with_one_invalid_stores_three(stack: Running) -> None:
+    items = [{"clientToken": f"e2e-batch-{n}", "report": xarf(description=f"batch item {n}")} for n in range(4)]
+    items[2]["report"]["source_identifier"] = "3232235777"
+    answer = call(
+        stack.port, "POST", "/v1/reports/batch", body=json.dumps({"reports": items}).encode(), headers=JSON, signed=True
+    )
+    assert answer.status == 200
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [202, 202, 422, 202]
+    assert results[2]["unmetRequirements"][0]["code"] == "rule.resource.ambiguous_ip"
+    for result in (r for r in results if r["status"] == 202):
+        assert call(stack.port, "GET", f"/v1/reports/{result['reportId']}", signed=True).status == 200

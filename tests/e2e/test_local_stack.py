@@ -185,8 +185,10 @@ def test_a_signed_request_reaches_the_handler_as_api_gateway_shapes_it(synthetic
     assert answer.header("X-Single") == ["one"]
 
 
-def test_an_unsigned_request_is_anonymous(synthetic_stack: Running) -> None:
-    answer = call(synthetic_stack.port, "GET", "/items/1")
+def test_unsigned_requests_are_refused_on_iam_routes_and_anonymous_on_public_ones(synthetic_stack: Running) -> None:
+    refused = call(synthetic_stack.port, "GET", "/items/1")
+    assert (refused.status, refused.body) == (403, b'{"message":"Missing Authentication Token"}')
+    answer = call(synthetic_stack.port, "PUT", "/files/public.txt", body=b"x")
     assert answer.status == 200
     event = answer.json()["event"]
     identity = event["requestContext"]["identity"]
@@ -205,10 +207,10 @@ def test_bodies_arrive_as_text_or_base64_and_greedy_paths_keep_their_slashes(syn
 
 
 def test_responses_are_decoded_and_failures_look_like_api_gateway(synthetic_stack: Running) -> None:
-    binary = call(synthetic_stack.port, "GET", "/binary")
+    binary = call(synthetic_stack.port, "GET", "/binary", signed=True)
     assert (binary.status, binary.body) == (201, b"\xff\x00raw")
 
-    boom = call(synthetic_stack.port, "GET", "/boom")
+    boom = call(synthetic_stack.port, "GET", "/boom", signed=True)
     assert (boom.status, boom.body) == (502, b'{"message": "Internal server error"}')
     assert "RuntimeError: the handler failed" in synthetic_stack.stderr.read_text()
 
@@ -218,9 +220,9 @@ def test_responses_are_decoded_and_failures_look_like_api_gateway(synthetic_stac
 def test_keep_alive_and_the_body_limit(synthetic_stack: Running) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", synthetic_stack.port, timeout=30)
     try:
-        first = call(synthetic_stack.port, "GET", "/items/1", connection=connection)
+        first = call(synthetic_stack.port, "GET", "/items/1", connection=connection, signed=True)
         socket_after_first = connection.sock
-        second = call(synthetic_stack.port, "GET", "/items/2", connection=connection)
+        second = call(synthetic_stack.port, "GET", "/items/2", connection=connection, signed=True)
         assert (first.status, second.status) == (200, 200)
         assert connection.sock is socket_after_first  # the same TCP connection served both
     finally:
@@ -274,7 +276,7 @@ def test_restarts_against_an_external_endpoint_find_their_resources_and_data(tmp
 
 
 def _route(path: str, method: str = "GET", iam_auth: bool = True) -> ApiRoute:
-    return ApiRoute(method, path, "Fn", "app.handler", iam_auth, "Api", "live", path)
+    return ApiRoute(method, path, "Fn", "app.handler", iam_auth, False, None, "Api", "live", path)
 
 
 def test_routing_prefers_literal_over_parameter_over_greedy() -> None:

@@ -211,3 +211,68 @@ def test_hostile_bodies_get_a_4xx_with_reasons_and_write_nothing(world, aws_call
 
 def test_hostile_table_is_large_enough():
     assert len(HOSTILE) >= 30
+
+
+def batch_event(items: list[dict[str, Any]]) -> dict[str, Any]:
+    event = submit_event({"reports": items})
+    event["path"] = event["requestContext"]["path"] = "/v1/reports/batch"
+    event["resource"] = event["requestContext"]["resourcePath"] = "/v1/reports/batch"
+    return event
+
+
+def test_a_batch_stores_its_valid_items_and_explains_the_invalid_one(world, aws_calls):
+    items = [
+        {"clientToken": "batch-1", "report": xarf(description="first")},
+        {"clientToken": "batch-2", "report": xarf(url="javascript:alert(1)")},
+        {"clientToken": "batch-3", "report": xarf(description="third")},
+        {"report": xarf(description="fourth")},
+    ]
+    status, body, _ = invoke(batch_event(items))
+    assert status == 200, body
+    results = body["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3]
+    assert [r["status"] for r in results] == [202, 422, 202, 202]
+    assert results[1]["unmetRequirements"][0]["path"] == "/reports/1/report/url"
+    assert all(len(r["reportId"]) == 26 and r["duplicate"] is False for r in results if r["status"] == 202)
+    assert len(table_items(world)) == 3
+    assert aws_calls == {"PutItem": 3}, "one conditional write per stored item, no reads"
+
+
+def test_a_replayed_batch_answers_duplicates_and_stores_nothing_new(world):
+    items = [{"clientToken": f"replay-{n}", "report": xarf(description=f"item {n}")} for n in range(5)]
+    _, first, _ = invoke(batch_event(items))
+    _, again, _ = invoke(batch_event(items))
+    assert [r["reportId"] for r in again["results"]] == [r["reportId"] for r in first["results"]]
+    assert all(r["duplicate"] for r in again["results"])
+    assert len(table_items(world)) == 5
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"reports": []}, {"reports": [{"report": xarf()}] * 101}, {"reports": "x"}, {"items": []}],
+    ids=["empty", "over 100", "not a list", "wrong field"],
+)
+def test_a_body_that_is_not_a_batch_is_refused_whole(world, payload):
+    status, body, _ = invoke(
+        batch_event(payload["reports"] if "reports" in payload else []) | {"body": json.dumps(payload)}
+    )
+    assert status == 422 and body["unmetRequirements"]
+    assert table_items(world) == []
+
+
+def test_the_openapi_document_describes_every_route_of_the_template(world):
+    from local.template import api_routes
+
+    event = load_event("get_report.json")
+    event["path"] = event["requestContext"]["path"] = "/v1/openapi.json"
+    status, document, _ = invoke(event)
+    assert status == 200 and document["openapi"].startswith("3.1")
+    intake_routes = {
+        (route.method.lower(), route.path)
+        for route in api_routes(world.template, world.resolve)
+        if route.function == "IntakeFunction"
+    }
+    documented = {(method, path) for path, ops in document["paths"].items() for method in ops}
+    assert intake_routes == documented
+    refusal = document["paths"]["/v1/reports"]["post"]["responses"]["422"]
+    assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/Refusal")
