@@ -357,9 +357,9 @@ class Gateway:
         if route.throttle is not None and api_key:
             wait = self.buckets.take(f"{route.api}/{api_key}", route.throttle)
             if wait > 0:
-                response = gateway_error(429, TOO_MANY_REQUESTS, request_id, "TooManyRequestsException")
-                response.headers.append(("Retry-After", str(max(1, math.ceil(wait)))))
-                return response
+                throttled = gateway_error(429, TOO_MANY_REQUESTS, request_id, "TooManyRequestsException")
+                retry_after = ("Retry-After", str(max(1, math.ceil(wait))))
+                return HttpResponse(throttled.status, [*throttled.headers, retry_after], throttled.body)
         event = to_rest_event(
             request,
             match,
