@@ -253,9 +253,7 @@ def test_a_replayed_batch_answers_duplicates_and_stores_nothing_new(world):
     ids=["empty", "over 100", "not a list", "wrong field"],
 )
 def test_a_body_that_is_not_a_batch_is_refused_whole(world, payload):
-    status, body, _ = invoke(
-        batch_event(payload["reports"] if "reports" in payload else []) | {"body": json.dumps(payload)}
-    )
+    status, body, _ = invoke(batch_event(payload.get("reports", [])) | {"body": json.dumps(payload)})
     assert status == 422 and body["unmetRequirements"]
     assert table_items(world) == []
 
