@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from local.template import TEMPLATE_PATH, Template, referenced_logical_id
+from tests.template.translate import translate_body
 
 Body = Mapping[str, Any]
 Rule = Callable[[Body], list[str]]
@@ -216,9 +217,6 @@ def least_privilege(body: Body) -> list[str]:
 
 
 def _translated_role_problems(body: Body) -> list[str]:
-    # Imported here: translating needs samtranslator, which only this rule uses.
-    from tests.template.translate import translate_body
-
     try:
         translated = translate_body(body)
     except Exception as error:  # noqa: BLE001 - whatever SAM rejects, the message says it
@@ -363,10 +361,12 @@ def evidence_bucket_locked(body: Body) -> list[str]:
 
 
 def _evidence_buckets(body: Body) -> list[str]:
+    # By its lock, or by its name (`EvidenceBucket`, `Evidence`, `EvidenceStore`; not `EvidenceAccessLogsBucket`).
     return [
         logical_id
         for logical_id, resource in _resources(body, BUCKET).items()
-        if "evidence" in logical_id.lower() or _truthy((resource.get("Properties") or {}).get("ObjectLockEnabled"))
+        if re.search(r"evidence(bucket|store)?$", logical_id, re.IGNORECASE)
+        or _truthy((resource.get("Properties") or {}).get("ObjectLockEnabled"))
     ]
 
 

@@ -311,6 +311,12 @@ MUTATIONS: list[tuple[str, Callable[[Body], None], rules.Rule, tuple[str, ...]]]
         ("FragmentEvidenceBucket", "ObjectLockEnabled"),
     ),
     (
+        "new-unlocked-bucket-named-as-evidence",
+        add_resource("SecondEvidenceBucket", {"Type": "AWS::S3::Bucket", "Properties": {}}),
+        rules.evidence_bucket_locked,
+        ("SecondEvidenceBucket", "ObjectLockEnabled"),
+    ),
+    (
         "retention-under-a-year",
         set_value("FragmentEvidenceBucket", "ObjectLockConfiguration", "Rule", "DefaultRetention", "Days", value=30),
         rules.evidence_bucket_locked,
@@ -480,3 +486,10 @@ def test_violations_reports_the_issue_examples_together() -> None:
     assert any(m.startswith("IntakeFunction") and "DynamoDBCrudPolicy" in m for m in messages)
     assert any(m.startswith("FragmentQueue") and "RedrivePolicy" in m for m in messages)
     assert rules.violations(with_fragment()) == []
+
+
+def test_a_bucket_that_holds_no_evidence_is_not_held_to_the_evidence_rules() -> None:
+    body = with_fragment()
+    add_resource("EvidenceAccessLogsBucket", {"Type": "AWS::S3::Bucket", "Properties": {}})(body)
+
+    assert rules.evidence_bucket_locked(body) == []
