@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 HOST ?= 127.0.0.1
 PORT ?= 3000
@@ -19,8 +20,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m local --host $(HOST) --port $(PORT)
 
-test: lint $(STAMP) gates
+test: lint $(STAMP) gates $(NODE_STAMP)
 	$(BIN)/python -m pytest
+
+# axe-core for the web form's accessibility tests (tests/browser), exactly as package-lock.json pins it.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

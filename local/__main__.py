@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         help="override a template parameter, e.g. LogLevel=DEBUG (repeatable)",
     )
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of the physical resource names")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where stream pollers keep their checkpoints (default: $LOCAL_STATE_DIR or the repository's .local-state)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             template_path=args.template,
             parameters=dict(args.parameter),
             stack_name=args.stack_name,
+            state_dir=args.state_dir,
         )
     except TemplateError as error:
         print(f"python -m local: {error}", file=sys.stderr)

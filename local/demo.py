@@ -13,9 +13,12 @@ branch in product code:
   x-amz-sdk-checksum-algorithm. A copy has no body to checksum and S3 does not ask for one; the header is added.
 - moto ignores Object Lock headers on CreateMultipartUpload: S3 applies them to the completed object. They are
   remembered and applied, through a separate client, when CompleteMultipartUpload returns.
+- moto fails (500) on PutObjectTagging with an empty tag set, which S3 takes as "remove all tags" (a release of an
+  object whose only tag was ours): answered with DeleteObjectTagging instead, S3's other way of saying the same.
 Other gaps met in tests: moto evaluates no IAM policy and gets bucket-policy Deny conditions wrong (see
-`seed_demo_bucket`), so the tag's deny is checked as a document, never by a refused read; moto ignores If-None-Match on CopyObject (a race is simulated by the tests), and has no working
-GetObjectRetention (HeadObject carries the same fields).
+`seed_demo_bucket`), so the tag's deny is checked as a document, never by a refused read; moto ignores
+If-None-Match on CopyObject (the tests stage a lost race), and has no working GetObjectRetention (HeadObject
+carries the same fields).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
 from shared.quarantine import protected_bucket_policy
@@ -141,7 +145,20 @@ def register_moto_workarounds(s3: S3Client) -> None:
         if lock.get("ObjectLockLegalHoldStatus"):
             plain.put_object_legal_hold(**where, LegalHold={"Status": lock["ObjectLockLegalHoldStatus"]})
 
+    def delete_for_an_empty_tag_set(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if not params.get("Tagging", {}).get("TagSet"):
+            context["moto_workaround_untag"] = {k: params[k] for k in ("Bucket", "Key", "VersionId") if k in params}
+
+    def untag_instead(context: dict[str, Any], **_: Any) -> Any:  # a before-call answer replaces the request
+        where = context.pop("moto_workaround_untag", None)
+        if where is None:
+            return None
+        answer = dict(plain.delete_object_tagging(**where))
+        return AWSResponse("", 200, HTTPHeaders(), None), {"VersionId": answer.get("VersionId", "")}
+
     events = s3.meta.events
+    events.register("before-parameter-build.s3.PutObjectTagging", delete_for_an_empty_tag_set, unique_id="moto-tags-1")
+    events.register("before-call.s3.PutObjectTagging", untag_instead, unique_id="moto-tags-2")
     events.register("before-sign.s3.CopyObject", checksum_header_on_locked_copy, unique_id="moto-copy-lock-checksum")
     events.register("before-parameter-build.s3.CreateMultipartUpload", remember_lock, unique_id="moto-mpu-lock-1")
     events.register("before-parameter-build.s3.CompleteMultipartUpload", remember_target, unique_id="moto-mpu-lock-2")

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,9 +26,13 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, HttpResponse, gateway_error
+from local.checkpoints import default_state_dir
+from local.demo import DEMO_BUCKET, register_moto_workarounds, seed_demo_bucket
+from local.pollers import PollerGroup, build_pollers
 from local.runtime import FunctionRuntime
 from local.template import FUNCTION_TYPES, api_routes, load_template
 from local.world import DEFAULT_STACK_NAME, World, build_world
+from shared import aws
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +47,21 @@ class BackgroundWorker(Protocol):
     def stop(self) -> None: ...
 
 
-def background_workers(world: World, runtime: FunctionRuntime) -> list[BackgroundWorker]:
+def background_workers(
+    world: World, runtime: FunctionRuntime, *, state_dir: Path | None = None
+) -> list[BackgroundWorker]:
     """The workers that run beside the HTTP server: started before it serves, stopped after it has stopped.
 
-    This is where the DynamoDB stream -> function and SQS queue -> function pollers go: one per entry of
+    The DynamoDB stream -> function and SQS queue -> function pollers (``local.pollers``): one per enabled entry of
     ``local.template.event_sources(world.template, world.resolve)``, each calling ``runtime.invoke`` with Lambda's
-    event shapes, batch sizes and partial-failure semantics. None exist yet.
+    event shapes, batch sizes and partial-failure semantics. They run as one group, so stopping them all takes as
+    long as the slowest, not the sum. Stream positions are kept in ``state_dir`` (default: $LOCAL_STATE_DIR, else
+    the repository's .local-state/).
     """
-    return []
+    pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir())
+    for poller in pollers:
+        log.info("polling for %s", poller.name)
+    return [PollerGroup(pollers)] if pollers else []
 
 
 @contextmanager
@@ -185,6 +197,29 @@ def http_server(host: str, port: int, gateway: Gateway) -> Iterator[ThreadingHTT
         thread.join()
 
 
+def seed_demo_world(*, embedded: bool) -> None:
+    """The demo bucket the service protects by default (PROTECTED_BUCKETS), with a few objects to report.
+
+    On moto (embedded, or a moto server behind AWS_ENDPOINT_URL) the quarantine path needs moto's gaps written
+    around (local/demo.py), and the bucket policy is left out: moto would deny every read under it.
+    """
+    moto = embedded or _is_moto(os.environ.get("AWS_ENDPOINT_URL", ""))
+    s3 = aws.s3()
+    if moto:
+        register_moto_workarounds(s3)
+    protected = {name.strip() for name in os.environ.get("PROTECTED_BUCKETS", "").split(",")}
+    if DEMO_BUCKET in protected:
+        seed_demo_bucket(s3, DEMO_BUCKET, install_policy=not moto)
+
+
+def _is_moto(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
 class _StopRequested(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM; a BaseException so no `except Exception` on the way swallows it."""
 
@@ -204,20 +239,27 @@ def run(
     template_path: Path | None = None,
     parameters: Mapping[str, str] | None = None,
     stack_name: str = DEFAULT_STACK_NAME,
+    state_dir: Path | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop. Call from the main thread."""
+    """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop. Call from the main thread.
+
+    ``state_dir`` keeps what must outlive the process (stream pollers' checkpoints); default: $LOCAL_STATE_DIR, else
+    the repository's .local-state/.
+    """
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every AWS call otherwise
     try:
         # Exit runs in reverse: HTTP stops first, then the workers, then moto.
         with ExitStack() as stack:
-            if not os.environ.get("AWS_ENDPOINT_URL"):
+            external = bool(os.environ.get("AWS_ENDPOINT_URL"))
+            if not external:
                 stack.enter_context(embedded_moto())
             _set_default_region()
             template = load_template(template_path)
             world = build_world(template, stack_name=stack_name, parameters=parameters)
             os.environ.update(functions_environment(world))
+            seed_demo_world(embedded=not external)
             runtime = FunctionRuntime.from_world(world)
             routes = api_routes(template, world.resolve)
             gateway = Gateway(
@@ -226,7 +268,7 @@ def run(
                 api_ids={route.api: str(world.ref(route.api)) for route in routes},
                 account_id=world.account_id,
             )
-            for worker in background_workers(world, runtime):
+            for worker in background_workers(world, runtime, state_dir=state_dir):
                 worker.start()
                 stack.callback(worker.stop)
             httpd = stack.enter_context(http_server(host, port, gateway))

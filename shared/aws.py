@@ -14,6 +14,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
 # Fail fast and let the caller's retry (a partner's, or Lambda's for async work) decide: a hung request path is
@@ -46,7 +47,13 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)
 
 
+@cache
+def sns() -> SNSClient:
+    return boto3.client("sns", config=_CONFIG)
+
+
 def clear() -> None:
     dynamodb.cache_clear()
     s3.cache_clear()
     sqs.cache_clear()
+    sns.cache_clear()

@@ -211,7 +211,9 @@ def fold(state: CaseState, reports: Sequence[ReportRecord]) -> CaseIncrement:
     )
     # Severity is recomputed over every type the case has seen with the new reporter count, so corroboration
     # raises the whole case, not only the reports that arrived after it.
-    severities = [decide(state.category, type_, TrustTier.PUBLIC, after.reporter_count).severity for type_ in after.types]
+    severities = [
+        decide(state.category, type_, TrustTier.PUBLIC, after.reporter_count).severity for type_ in after.types
+    ]
     after = replace(after, severity=min([*severities, *([state.severity] if state.severity else [])]))
     return CaseIncrement(
         before=state,

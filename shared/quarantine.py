@@ -212,7 +212,9 @@ class ObjectStore(Protocol):
 
     def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None: ...
 
-    def copy_to_evidence(self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]) -> bool:
+    def copy_to_evidence(
+        self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]
+    ) -> bool:
         """Copy the version under legal hold and GOVERNANCE retention; False if the key already held a copy."""
         ...
 
@@ -382,7 +384,9 @@ def quarantine(
             "source-etag": source.etag,
             "report-id": request.report_id,
         }
-        copied = store.copy_to_evidence(source, key, now + timedelta(days=vault.retention_days) + RETENTION_SLACK, metadata)
+        copied = store.copy_to_evidence(
+            source, key, now + timedelta(days=vault.retention_days) + RETENTION_SLACK, metadata
+        )
         # Read back what S3 stored rather than trust what was asked: the verification below is of S3's state.
         evidence = store.head_evidence(key)
         if evidence is None:
@@ -417,7 +421,9 @@ def quarantine(
     }
     custody.append(event(Step.PRESERVED, detail={**lock, "copiedByThisDelivery": str(copied).lower()}))
     if reapplied:
-        custody.append(event(Step.HELD, occurrence=request.report_id, detail={**lock, "reapplied": ",".join(reapplied)}))
+        custody.append(
+            event(Step.HELD, occurrence=request.report_id, detail={**lock, "reapplied": ",".join(reapplied)})
+        )
 
     verification = _verify(store, custody, source, evidence)
     custody.append(

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     evidence_retention_days: int = Field(default=365, ge=365, le=3650)
     # Where the dispatcher sends QuarantineRequest messages (QUARANTINE_QUEUE_URL).
     quarantine_queue_url: str | None = None
+    # Pipeline (shared/dispatch.py, shared/escalation.py): the FIFO escalation queue, the on-call SNS topic, and the
+    # Trust & Safety contact that CyberTipline drafts name as the reporting person (a role address, not a person's).
+    escalation_queue_url: str | None = None
+    oncall_topic_arn: str | None = None
+    trust_safety_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    def required(self, *fields: str) -> tuple[str, ...]:
+        """The values a function cannot run without; fails at its first invocation, naming the missing variables."""
+        missing = [name.upper() for name in fields if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"missing configuration: {', '.join(missing)}")
+        return tuple(str(getattr(self, name)) for name in fields)
 
     @field_validator("protected_buckets", mode="before")
     @classmethod

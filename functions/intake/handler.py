@@ -138,7 +138,7 @@ def unavailable(error: StoreUnavailable) -> Response[str]:
     return _json(503, {"message": "Try again shortly."}, headers={"Retry-After": "1"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

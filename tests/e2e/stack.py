@@ -10,6 +10,7 @@ import queue
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,8 @@ def environment(**extra: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("AWS_") and name not in ("HOST", "PORT")
     }
+    # Stream checkpoints of these throwaway stacks belong in a throwaway place, not the repository's .local-state/.
+    env["LOCAL_STATE_DIR"] = tempfile.mkdtemp(prefix="local-state-")
     env.update(extra)
     return env
 

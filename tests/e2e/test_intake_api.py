@@ -52,7 +52,8 @@ def test_the_readme_curl_examples_work_as_printed(stack: Running) -> None:
     assert placeholder_id is not None
     lookup = lookup.replace(placeholder_id.group(1), accepted["reportId"])
     status = run_shell(lookup)
-    assert status["reportId"] == accepted["reportId"] and status["status"] == "QUEUED"
+    # The dispatcher may already have taken it up: QUEUED, then PROCESSING.
+    assert status["reportId"] == accepted["reportId"] and status["status"] in {"QUEUED", "PROCESSING"}
 
 
 def test_a_partner_submits_replays_and_reads_its_report(stack: Running) -> None:
@@ -64,7 +65,7 @@ def test_a_partner_submits_replays_and_reads_its_report(stack: Running) -> None:
     assert replay.status == 202 and replay.json()["reportId"] == receipt["reportId"] and replay.json()["duplicate"]
 
     own = call(stack.port, "GET", f"/v1/reports/{receipt['reportId']}", signed=True)
-    assert own.status == 200 and own.json()["status"] == "QUEUED"
+    assert own.status == 200 and own.json()["status"] in {"QUEUED", "PROCESSING"}
     other = call(
         stack.port, "GET", f"/v1/reports/{receipt['reportId']}", signed=True, access_key="AKIAOTHERPARTNER0001"
     )

@@ -1,0 +1,49 @@
+"""Lambda adapter for the dispatcher: DynamoDB stream batches in, partial-batch failures out. No boto3 here.
+
+Lambda resumes the shard at the lowest sequence number answered in batchItemFailures; everything before it is done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import dispatch
+from shared.config import settings
+from shared.storage import CaseTable
+
+logger = Logger(service="abuse-intake")
+metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
+
+
+def _queues() -> dispatch.Queues:
+    quarantine, escalation = settings().required("quarantine_queue_url", "escalation_queue_url")
+    return dispatch.Queues(quarantine_url=quarantine, escalation_url=escalation)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = dispatch.dispatch(
+        event.get("Records") or [],
+        store=CaseTable(settings().table_name),
+        outbox=dispatch.SqsOutbox(),
+        queues=_queues(),
+    )
+    counts = {
+        "records": len(event.get("Records") or []),
+        "counted": result.counted,
+        "replayed": result.replayed,
+        "cases": result.cases,
+        "messages": result.messages,
+        "poison": result.poison,
+        "failed": len(result.failed),
+    }
+    logger.info("stream batch dispatched", extra=counts)
+    metrics.add_metric(name="ReportsCounted", unit=MetricUnit.Count, value=result.counted)
+    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=result.messages)
+    metrics.add_metric(name="StreamRecordsFailed", unit=MetricUnit.Count, value=len(result.failed))
+    return result.response()

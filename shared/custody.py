@@ -1,0 +1,152 @@
+"""The chain of custody: an append-only log per source object version, kept in the reports table.
+
+Items
+-----
+Custody event (one per step per object version; never updated, never deleted, no TTL: it outlives reporters' PII)
+    PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>"  (shared.quarantine.object_id)
+    SK = "EVENT#<step>" for steps that happen once per version (preserved, verified, destroyed), or
+         "EVENT#<step>#<occurrence>" for steps that can recur (restricted, released, held: the report id)
+    entity = "custody", step, at (ISO 8601, UTC, ms), by (function name/request id, or the analyst),
+    sourceBucket, sourceKey, sourceVersionId, evidenceBucket?, evidenceKey?, evidenceVersionId?, size? (N),
+    sha256? (hex), md5? (hex), reportId?, caseId?, detail (M of S: lock state, verification method, reason,
+    law-enforcement request...), viewedByHuman (BOOL; false for everything the service does itself).
+
+Access patterns
+---------------
+- Append: one PutItem with `attribute_not_exists(PK)`. The SK is a function of the step and its occurrence, never
+  of the time, so a redelivered message or a retried step writes nothing new; the first record of a step stands.
+- One event: GetItem, strongly consistent (the worker looks for its own `verified` event before re-reading bytes;
+  release and destroy look up what they undo).
+- The whole chain of one version: Query on PK, ordered by `at`.
+
+The table's stream carries these items too (NEW_IMAGE): stream consumers select `entity = "report"`.
+This module must never log item contents: keys and hashes of reported files are evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from shared import aws
+from shared.quarantine import CustodyEvent, Step
+from shared.storage import StoreUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+PK_PREFIX = "CUSTODY#"
+SK_PREFIX = "EVENT#"
+
+_OPTIONAL_STRINGS = {
+    "evidence_bucket": "evidenceBucket",
+    "evidence_key": "evidenceKey",
+    "evidence_version_id": "evidenceVersionId",
+    "sha256": "sha256",
+    "md5": "md5",
+    "report_id": "reportId",
+    "case_id": "caseId",
+}
+
+
+def custody_pk(object_id: str) -> str:
+    return PK_PREFIX + object_id
+
+
+def custody_sk(event_id: str) -> str:
+    return SK_PREFIX + event_id
+
+
+def to_item(event: CustodyEvent) -> dict[str, AttributeValueTypeDef]:
+    item: dict[str, AttributeValueTypeDef] = {
+        "PK": {"S": custody_pk(event.object_id)},
+        "SK": {"S": custody_sk(event.event_id)},
+        "entity": {"S": "custody"},
+        "step": {"S": str(event.step)},
+        "at": {"S": event.at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")},
+        "by": {"S": event.by},
+        "sourceBucket": {"S": event.source_bucket},
+        "sourceKey": {"S": event.source_key},
+        "sourceVersionId": {"S": event.source_version_id},
+        "detail": {"M": {name: {"S": value} for name, value in event.detail.items()}},
+        "viewedByHuman": {"BOOL": event.viewed_by_human},
+    }
+    if event.occurrence:
+        item["occurrence"] = {"S": event.occurrence}
+    if event.size is not None:
+        item["size"] = {"N": str(event.size)}
+    for attribute, name in _OPTIONAL_STRINGS.items():
+        value = getattr(event, attribute)
+        if value is not None:
+            item[name] = {"S": value}
+    return item
+
+
+def from_item(item: Mapping[str, Any]) -> CustodyEvent:
+    return CustodyEvent(
+        step=Step(item["step"]["S"]),
+        source_bucket=item["sourceBucket"]["S"],
+        source_key=item["sourceKey"]["S"],
+        source_version_id=item["sourceVersionId"]["S"],
+        at=datetime.fromisoformat(item["at"]["S"]),
+        by=item["by"]["S"],
+        size=int(item["size"]["N"]) if "size" in item else None,
+        occurrence=item.get("occurrence", {}).get("S", ""),
+        detail={name: value["S"] for name, value in item.get("detail", {}).get("M", {}).items()},
+        viewed_by_human=bool(item["viewedByHuman"]["BOOL"]),
+        **{attribute: item[name]["S"] for attribute, name in _OPTIONAL_STRINGS.items() if name in item},
+    )
+
+
+class CustodyLog:
+    """`quarantine.CustodyRecorder` on the reports table."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or aws.dynamodb()
+
+    def append(self, event: CustodyEvent) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name, Item=to_item(event), ConditionExpression="attribute_not_exists(PK)"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False  # recorded by an earlier delivery: the first record of a step stands
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        return True
+
+    def find(self, object_id: str, event_id: str) -> CustodyEvent | None:
+        try:
+            answer = self.client.get_item(
+                TableName=self.table_name,
+                Key={"PK": {"S": custody_pk(object_id)}, "SK": {"S": custody_sk(event_id)}},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        item = answer.get("Item")
+        return from_item(item) if item else None
+
+    def chain(self, object_id: str) -> list[CustodyEvent]:
+        """Every event of one object version, oldest first."""
+        paginator = self.client.get_paginator("query")
+        events = [
+            from_item(item)
+            for page in paginator.paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": custody_pk(object_id)}},
+                ConsistentRead=True,
+            )
+            for item in page.get("Items", [])
+        ]
+        return sorted(events, key=lambda event: event.at)

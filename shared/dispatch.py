@@ -1,0 +1,392 @@
+"""The dispatcher: the table's stream in; cases counted, quarantine and escalation requests out.
+
+For one stream batch, in this order:
+1. read the records: report INSERTs become ReportRecords, anything else is ignored, an unreadable record is poison;
+2. load every case the batch touches (one BatchGetItem);
+3. count: commit per case one increment together with each report's caseId + PROCESSING, in transactions of at most
+   100 actions. A report already counted (a replay) fails its condition and is dropped from the next attempt; a case
+   another dispatcher moved on comes back as it is now and is recomputed. Trusted flaggers' reports go first;
+4. fan out, in batches of ten: a QuarantineRequest per protected S3 object, an EscalationRequest (FIFO: group = case,
+   deduplication id = report) when policy escalates; for reports counted now, and for replayed reports whose
+   messages were never confirmed (still in the case's pendingFanout);
+5. clear the sent reports from pendingFanout.
+
+What fails is reported per record, by its sequence number; Lambda restarts the shard at the first one. Everything
+before a failure stays done: a record that succeeded and is delivered again is counted zero times and sends nothing,
+unless its sends were never confirmed. Queue delivery is at least once (a crash between a send and its clear sends
+again); the workers are idempotent, and the FIFO queue drops a repeat within its five-minute window.
+
+The stores come in as ports (CaseStore, Outbox) so this logic runs on fakes; the SQS adapter is at the bottom. It
+never logs report content: ids, counts and codes only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from shared import aws
+from shared.cases import (
+    CaseIncrement,
+    CaseState,
+    CommitOutcome,
+    decision_for,
+    fold,
+    needs_fanout,
+    new_case,
+    priority,
+)
+from shared.messages import EscalationRequest, QuarantineRequest
+from shared.reports import ReportRecord
+from shared.resources import InvalidResource, canonicalize
+from shared.storage import MAX_TRANSACTION_ACTIONS, StoreUnavailable, from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger(__name__)
+
+SQS_BATCH_LIMIT = 10  # entries per SendMessageBatch
+SEND_ATTEMPTS = 3  # per message, for entries SQS refuses without blaming the sender (throttling, internal errors)
+MAX_COMMIT_ROUNDS = 12  # transactions per batch beyond the ones it needs, before its remaining records fail
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamItem:
+    sequence: str
+    report: ReportRecord | None = None  # None: not a report insert, nothing to do
+    problem: str | None = None  # set when the record cannot be read: poison
+
+
+def read_records(records: Iterable[Mapping[str, Any]]) -> list[StreamItem]:
+    """Lambda's DynamoDB stream records as the dispatcher needs them, in batch order."""
+    items = []
+    for record in records:
+        dynamodb = record.get("dynamodb") or {}
+        sequence = str(dynamodb.get("SequenceNumber") or record.get("eventID") or "")
+        image = dynamodb.get("NewImage") or {}
+        # The event source's filter lets only report INSERTs through; this holds without it (sam local invoke).
+        if record.get("eventName") != "INSERT" or (image.get("entity") or {}).get("S") != "report":
+            items.append(StreamItem(sequence))
+            continue
+        try:
+            report = from_item(image)
+        except (KeyError, TypeError, ValueError) as exc:
+            items.append(StreamItem(sequence, problem=f"unreadable report image: {type(exc).__name__}"))
+            continue
+        if new_case(report) is None:
+            items.append(StreamItem(sequence, problem="the report names no resource"))
+            continue
+        items.append(StreamItem(sequence, report=report))
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ports
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class CaseStore(Protocol):
+    def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]: ...
+
+    def commit(self, increments: Sequence[CaseIncrement]) -> CommitOutcome: ...
+
+    def clear_pending(self, sent: Mapping[str, Iterable[str]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    body: str
+    group_id: str | None = None  # FIFO only
+    deduplication_id: str | None = None  # FIFO only
+
+
+class Outbox(Protocol):
+    def send(self, queue_url: str, messages: Sequence[Outgoing]) -> set[int]:
+        """Send them all; the indices of those that could not be sent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Queues:
+    quarantine_url: str
+    escalation_url: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchResult:
+    failed: list[str] = field(default_factory=list)  # sequence numbers, in batch order
+    counted: int = 0  # reports counted into a case by this delivery
+    replayed: int = 0  # reports this delivery found counted already
+    cases: int = 0
+    messages: int = 0  # messages sent
+    poison: int = 0
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        """Lambda's partial-batch answer for a stream: it resumes at the first failed sequence number."""
+        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in self.failed]}
+
+
+def dispatch(
+    records: Iterable[Mapping[str, Any]], *, store: CaseStore, outbox: Outbox, queues: Queues
+) -> DispatchResult:
+    items = read_records(records)
+    result = DispatchResult()
+    failed_reports: set[str] = set()
+    sequences: dict[str, list[str]] = defaultdict(list)  # report id -> its records (a batch may repeat one)
+    reports: dict[str, ReportRecord] = {}
+    for item in items:
+        if item.problem is not None:
+            log.warning("poison stream record", extra={"sequence": item.sequence, "problem": item.problem})
+            result.poison += 1
+        elif item.report is not None:
+            sequences[item.report.report_id].append(item.sequence)
+            reports.setdefault(item.report.report_id, item.report)
+    ordered = sorted(reports.values(), key=priority)
+
+    seeds: dict[str, CaseState] = {}
+    case_of: dict[str, str] = {}
+    for report in ordered:
+        seed = new_case(report)
+        assert seed is not None  # read_records made it poison otherwise
+        seeds.setdefault(seed.case_id, seed)
+        case_of[report.report_id] = seed.case_id
+    result.cases = len(seeds)
+
+    to_send: list[ReportRecord] = []
+    states: dict[str, CaseState] = {}
+    try:
+        states = store.load(list(seeds.values()))
+    except StoreUnavailable as exc:
+        log.warning("cases unavailable", extra={"reason": str(exc)})
+        failed_reports.update(reports)
+    else:
+        counted, replayed, uncounted = _count(ordered, case_of, states, store)
+        failed_reports |= uncounted
+        result.counted, result.replayed = len(counted), len(replayed)
+        # A replayed report is sent again only while its case still lists it as pending: a crash came between its
+        # count and the confirmation of its sends. Otherwise its messages went out with the delivery that counted it.
+        to_send = [
+            report
+            for report in ordered
+            if needs_fanout(report)
+            and (
+                report.report_id in counted
+                or (
+                    report.report_id in replayed
+                    and report.report_id in states[case_of[report.report_id]].pending_fanout
+                )
+            )
+        ]
+        unsent, result.messages = _fan_out(to_send, case_of, states, outbox, queues)
+        failed_reports |= unsent
+        sent: dict[str, set[str]] = defaultdict(set)
+        for report in to_send:
+            if report.report_id not in unsent:
+                sent[case_of[report.report_id]].add(report.report_id)
+        if sent:
+            try:
+                store.clear_pending(sent)
+            except StoreUnavailable as exc:
+                # The messages are out, but nothing says so: deliver the records again, and they are sent again.
+                log.warning("pending fan-out not cleared", extra={"reason": str(exc)})
+                failed_reports.update(report_id for ids in sent.values() for report_id in ids)
+
+    failed_sequences = {sequence for report_id in failed_reports for sequence in sequences[report_id]}
+    failed_sequences |= {item.sequence for item in items if item.problem is not None}
+    result.failed = [item.sequence for item in items if item.sequence in failed_sequences]
+    return result
+
+
+def _count(
+    ordered: Sequence[ReportRecord], case_of: Mapping[str, str], states: dict[str, CaseState], store: CaseStore
+) -> tuple[set[str], set[str], set[str]]:
+    """Count every report into its case; (counted now, counted before, not counted). Updates `states` in place."""
+    waiting: dict[str, list[ReportRecord]] = defaultdict(list)  # case id -> reports to count, in priority order
+    for report in ordered:
+        waiting[case_of[report.report_id]].append(report)
+    counted: set[str] = set()
+    replayed: set[str] = set()
+    gone: set[str] = set()
+    needed = sum(len(reports) + 1 for reports in waiting.values()) // MAX_TRANSACTION_ACTIONS + 1
+    for _ in range(needed + MAX_COMMIT_ROUNDS):
+        if not waiting:
+            break
+        increments = _pack(waiting, states)
+        try:
+            outcome = store.commit(increments)
+        except StoreUnavailable as exc:
+            log.warning("case commit failed", extra={"reason": str(exc), "cases": len(increments)})
+            break
+        if outcome.committed:
+            for increment in increments:
+                states[increment.after.case_id] = increment.after
+                done = {report.report_id for report in increment.reports}
+                counted |= done
+                _drop(waiting, increment.after.case_id, done)
+            continue
+        for case_id, current in outcome.current.items():
+            states[case_id] = current
+        replayed |= outcome.already_counted
+        gone |= outcome.missing
+        for case_id in list(waiting):
+            _drop(waiting, case_id, outcome.already_counted | outcome.missing)
+    if gone:
+        log.warning("reports gone before they were counted", extra={"count": len(gone)})
+    return counted, replayed, {report.report_id for reports in waiting.values() for report in reports}
+
+
+def _pack(waiting: Mapping[str, list[ReportRecord]], states: Mapping[str, CaseState]) -> list[CaseIncrement]:
+    """As many reports as one transaction takes: per case one increment (an item may appear once per transaction)."""
+    room = MAX_TRANSACTION_ACTIONS
+    increments = []
+    for case_id, reports in waiting.items():
+        if room < 2:
+            break
+        take = reports[: room - 1]
+        increments.append(fold(states[case_id], take))
+        room -= len(take) + 1
+    return increments
+
+
+def _drop(waiting: dict[str, list[ReportRecord]], case_id: str, report_ids: set[str] | frozenset[str]) -> None:
+    remaining = [report for report in waiting[case_id] if report.report_id not in report_ids]
+    if remaining:
+        waiting[case_id] = remaining
+    else:
+        del waiting[case_id]
+
+
+def messages_for(report: ReportRecord, case: CaseState) -> tuple[list[QuarantineRequest], EscalationRequest | None]:
+    """What one report asks of the workers, given its case as counted."""
+    decision = decision_for(report, case)
+    quarantine = []
+    for uri in report.s3_objects:
+        try:
+            resource = canonicalize(uri)
+        except InvalidResource:
+            continue  # intake stored it canonical; an unreadable one is not ours to guess at
+        if resource.bucket is None or resource.key is None:
+            continue
+        quarantine.append(
+            QuarantineRequest(
+                report_id=report.report_id,
+                case_id=case.case_id,
+                bucket=resource.bucket,
+                key=resource.key,
+                version_id=resource.version_id,
+                restrict=decision.restrict_now,
+                category=report.category,
+                type=report.type,
+            )
+        )
+    escalation = None
+    if decision.escalate:
+        escalation = EscalationRequest(
+            case_id=case.case_id,
+            report_id=report.report_id,
+            severity=case.severity or decision.severity,
+            category=report.category,
+            type=report.type,
+            child_safety=decision.child_safety,
+        )
+    return quarantine, escalation
+
+
+def _fan_out(
+    reports: Sequence[ReportRecord],
+    case_of: Mapping[str, str],
+    states: Mapping[str, CaseState],
+    outbox: Outbox,
+    queues: Queues,
+) -> tuple[set[str], int]:
+    """Send every report's messages, trusted flaggers' first: (ids of reports not all of whose went, messages sent)."""
+    quarantine: list[tuple[str, Outgoing]] = []
+    escalation: list[tuple[str, Outgoing]] = []
+    for report in reports:
+        case = states[case_of[report.report_id]]
+        requests, escalate = messages_for(report, case)
+        quarantine += [(report.report_id, Outgoing(request.model_dump_json())) for request in requests]
+        if escalate is not None:
+            escalation.append(
+                (
+                    report.report_id,
+                    Outgoing(escalate.model_dump_json(), group_id=case.case_id, deduplication_id=report.report_id),
+                )
+            )
+    unsent: set[str] = set()
+    sent = 0
+    for queue_url, batch in ((queues.quarantine_url, quarantine), (queues.escalation_url, escalation)):
+        if batch:
+            failed = outbox.send(queue_url, [message for _, message in batch])
+            unsent |= {batch[index][0] for index in failed}
+            sent += len(batch) - len(failed)
+    return unsent, sent
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SQS adapter
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class SqsOutbox:
+    """SendMessageBatch, ten at a time; entries SQS refused for reasons of its own are retried, and only they."""
+
+    def __init__(self, client: SQSClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> SQSClient:
+        return self._client or aws.sqs()
+
+    def send(self, queue_url: str, messages: Sequence[Outgoing]) -> set[int]:
+        failed: set[int] = set()
+        queue = [(index, 1) for index in range(len(messages))]  # (message index, attempt)
+        while queue:
+            # Retried entries join the next call with fresh ones, so a retry does not cost a call of its own.
+            chunk, queue = queue[:SQS_BATCH_LIMIT], queue[SQS_BATCH_LIMIT:]
+            entries: list[Any] = [_entry(str(position), messages[index]) for position, (index, _) in enumerate(chunk)]
+            try:
+                answer = self.client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            except ClientError as exc:
+                log.warning("send failed", extra={"code": exc.response.get("Error", {}).get("Code"), "n": len(chunk)})
+                failed |= {index for index, _ in chunk}
+                continue
+            except Exception as exc:  # connection errors after botocore's retries
+                log.warning("send failed", extra={"code": type(exc).__name__, "n": len(chunk)})
+                failed |= {index for index, _ in chunk}
+                continue
+            for entry in answer.get("Failed", []):
+                index, attempt = chunk[int(entry["Id"])]
+                if entry.get("SenderFault") or attempt >= SEND_ATTEMPTS:
+                    log.warning(
+                        "message refused", extra={"code": entry.get("Code"), "senderFault": entry.get("SenderFault")}
+                    )
+                    failed.add(index)
+                else:
+                    queue.append((index, attempt + 1))
+        return failed
+
+
+def _entry(entry_id: str, message: Outgoing) -> dict[str, str]:
+    entry = {"Id": entry_id, "MessageBody": message.body}
+    if message.group_id is not None:
+        entry["MessageGroupId"] = message.group_id
+    if message.deduplication_id is not None:
+        entry["MessageDeduplicationId"] = message.deduplication_id
+    return entry

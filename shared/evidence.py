@@ -1,0 +1,286 @@
+"""The S3 adapter of the quarantine sequence (shared/quarantine.py): the only code that sends S3 requests.
+
+It implements `quarantine.ObjectStore` on a boto3 S3 client (`client or aws.s3()`), and reads S3's answers into the
+domain's terms: which checksums are full-object values (a multipart object's are composite and equal nothing else),
+when an ETag is an MD5 (single part and not SSE-KMS/SSE-C), when an object is gone (404; 405 for a delete marker)
+and when a conditional copy found the key taken (412).
+
+It refuses, before sending anything, a request about a source bucket that is not on the allow-list: the domain
+checks first, this is the second lock on the same door. It never reads an object's body except in `digest_*`, which
+the domain calls only when S3 stores no usable checksum, and it never logs keys or bodies.
+
+Copies up to 5 GiB are one CopyObject (S3's limit for it), made with `If-None-Match: *` so that two workers racing
+on one version cannot both write. Larger ones go through boto3's managed multipart copy; s3transfer cannot send
+If-None-Match on a multipart copy, so for those the HeadObject before copying is the only guard (see the report).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.exceptions import ClientError
+from s3transfer.subscribers import BaseSubscriber
+
+from shared import aws
+from shared.quarantine import (
+    LOCK_MODE,
+    Digests,
+    EvidenceObject,
+    NotProtected,
+    ObjectRef,
+    SourceObject,
+    Vault,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+COPY_OBJECT_LIMIT = 5 * GiB  # the most one CopyObject copies
+MAX_PARTS = 10_000
+STREAM_CHUNK = 1 * MiB
+
+_GONE = {"404", "NoSuchKey", "NoSuchVersion", "405", "MethodNotAllowed"}
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+
+
+class S3Evidence:
+    def __init__(
+        self,
+        vault: Vault,
+        protected_buckets: frozenset[str],
+        client: S3Client | None = None,
+        *,
+        multipart_threshold: int = COPY_OBJECT_LIMIT,
+        multipart_chunksize: int | None = None,
+    ) -> None:
+        self.vault = vault
+        self.protected_buckets = protected_buckets
+        self._client = client
+        # Only tests lower these (S3's 5 MiB minimum part still applies), to exercise the multipart path cheaply.
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunksize = multipart_chunksize
+
+    @property
+    def client(self) -> S3Client:
+        return self._client or aws.s3()
+
+    def _protected(self, bucket: str) -> str:
+        if bucket not in self.protected_buckets:
+            raise NotProtected(bucket)
+        return bucket
+
+    # --- reading ------------------------------------------------------------------------------------------------
+
+    def head_source(self, bucket: str, key: str, version_id: str | None) -> SourceObject | None:
+        request: dict[str, Any] = {"Bucket": self._protected(bucket), "Key": key, "ChecksumMode": "ENABLED"}
+        if version_id is not None:
+            request["VersionId"] = version_id
+        try:
+            answer: Mapping[str, Any] = self.client.head_object(**request)
+        except ClientError as error:
+            if _code(error) in _GONE or (version_id is not None and _code(error) in ("400", "InvalidArgument")):
+                return None  # deleted, never existed, or a version id S3 cannot even parse: nothing to preserve
+            raise
+        if answer.get("DeleteMarker"):
+            return None
+        etag = str(answer.get("ETag", "")).strip('"')
+        multipart = _is_multipart(answer, etag)
+        encrypted_by_kms = str(answer.get("ServerSideEncryption", "")).startswith("aws:kms")
+        md5 = _full_object(answer, "ChecksumMD5", multipart)
+        if md5 is None and not multipart and not encrypted_by_kms and not answer.get("SSECustomerAlgorithm"):
+            md5 = etag if _MD5_ETAG.fullmatch(etag) else None
+        return SourceObject(
+            bucket=bucket,
+            key=key,
+            # An unversioned bucket's objects have the version id "null", which S3 accepts back as one.
+            version_id=str(answer.get("VersionId") or "null"),
+            size=int(answer["ContentLength"]),
+            etag=etag,
+            sha256=_full_object(answer, "ChecksumSHA256", multipart),
+            md5=md5,
+            content_type=answer.get("ContentType"),
+        )
+
+    def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None:
+        request: dict[str, Any] = {"Bucket": self.vault.bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        if version_id is not None:
+            request["VersionId"] = version_id
+        try:
+            answer: Mapping[str, Any] = self.client.head_object(**request)
+        except ClientError as error:
+            if _code(error) in _GONE:
+                return None
+            raise
+        etag = str(answer.get("ETag", "")).strip('"')
+        return EvidenceObject(
+            bucket=self.vault.bucket,
+            key=key,
+            version_id=str(answer["VersionId"]),
+            size=int(answer["ContentLength"]),
+            sha256=_full_object(answer, "ChecksumSHA256", _is_multipart(answer, etag)),
+            # S3 shows lock state to callers with s3:GetObjectLegalHold / s3:GetObjectRetention (the worker has both).
+            legal_hold=answer.get("ObjectLockLegalHoldStatus") == "ON",
+            lock_mode=answer.get("ObjectLockMode"),
+            retain_until=answer.get("ObjectLockRetainUntilDate"),
+            encryption=answer.get("ServerSideEncryption"),
+            kms_key_id=answer.get("SSEKMSKeyId"),
+            source_version_id=(answer.get("Metadata") or {}).get("source-version-id"),
+        )
+
+    def digest_source(self, source: SourceObject) -> Digests:
+        return self._digest(self._protected(source.bucket), source.key, source.version_id)
+
+    def digest_evidence(self, evidence: EvidenceObject) -> Digests:
+        return self._digest(evidence.bucket, evidence.key, evidence.version_id)
+
+    def _digest(self, bucket: str, key: str, version_id: str) -> Digests:
+        # Bytes pass through hashlib and are dropped chunk by chunk: nothing is kept, written or logged.
+        body = self.client.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"]
+        sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+        try:
+            for chunk in body.iter_chunks(STREAM_CHUNK):
+                sha256.update(chunk)
+                md5.update(chunk)
+                size += len(chunk)
+        finally:
+            body.close()
+        return Digests(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=size)
+
+    def tags(self, source: ObjectRef) -> dict[str, str]:
+        answer = self.client.get_object_tagging(
+            Bucket=self._protected(source.bucket), Key=source.key, VersionId=source.version_id
+        )
+        return {tag["Key"]: tag["Value"] for tag in answer["TagSet"]}
+
+    # --- writing ------------------------------------------------------------------------------------------------
+
+    def copy_to_evidence(
+        self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]
+    ) -> bool:
+        copy_source: CopySourceTypeDef = {
+            "Bucket": self._protected(source.bucket),
+            "Key": source.key,
+            "VersionId": source.version_id,
+        }
+        args: dict[str, Any] = {
+            "ObjectLockLegalHoldStatus": "ON",
+            "ObjectLockMode": LOCK_MODE,
+            "ObjectLockRetainUntilDate": retain_until,
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": self.vault.kms_key_id,
+            # S3 computes the copy's SHA-256 from the bytes it writes: the value the verification compares.
+            "ChecksumAlgorithm": "SHA256",
+            "MetadataDirective": "REPLACE",
+            "Metadata": dict(metadata),
+            # The owner's tags are their data, not evidence; REPLACE with none also needs no tagging permission.
+            "TaggingDirective": "REPLACE",
+            # A version's bytes never change, but "null" (unversioned) ones can: copy only the bytes we pinned.
+            "CopySourceIfMatch": f'"{source.etag}"',
+        }
+        if source.content_type:
+            args["ContentType"] = source.content_type
+        if source.size <= self.multipart_threshold:
+            try:
+                self.client.copy_object(
+                    Bucket=self.vault.bucket,
+                    Key=key,
+                    CopySource=copy_source,
+                    IfNoneMatch="*",  # another worker got there first: theirs is the one copy
+                    BucketKeyEnabled=True,
+                    **args,
+                )
+            except ClientError as error:
+                if _code(error) in ("PreconditionFailed", "412"):
+                    return False
+                raise
+            return True
+        self._multipart_copy(copy_source, key, source, args)
+        return True
+
+    def _multipart_copy(
+        self, copy_source: CopySourceTypeDef, key: str, source: SourceObject, args: dict[str, Any]
+    ) -> None:
+        # Parts of at least 256 MiB and never more than S3's 10,000: a 5 TB object still fits.
+        chunk = self.multipart_chunksize or max(256 * MiB, -(-source.size // MAX_PARTS))
+        config = TransferConfig(multipart_threshold=self.multipart_threshold, multipart_chunksize=chunk)
+        with create_transfer_manager(self.client, config) as manager:
+            future = manager.copy(
+                copy_source=dict(copy_source),
+                bucket=self.vault.bucket,
+                key=key,
+                extra_args=args,
+                # We already know size and ETag: saves s3transfer its own HeadObject of the source.
+                subscribers=[_KnownSource(source.size, source.etag)],
+            )
+            future.result()
+
+    def hold(self, evidence: EvidenceObject) -> None:
+        self.client.put_object_legal_hold(
+            Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id, LegalHold={"Status": "ON"}
+        )
+
+    def retain(self, evidence: EvidenceObject, until: datetime) -> None:
+        # Extending GOVERNANCE retention needs no bypass permission; shortening it would, and is never done here.
+        self.client.put_object_retention(
+            Bucket=evidence.bucket,
+            Key=evidence.key,
+            VersionId=evidence.version_id,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until},  # LOCK_MODE; a literal for the type checker
+        )
+
+    def put_tags(self, source: ObjectRef, tags: Mapping[str, str]) -> None:
+        self.client.put_object_tagging(
+            Bucket=self._protected(source.bucket),
+            Key=source.key,
+            VersionId=source.version_id,
+            Tagging={"TagSet": [{"Key": name, "Value": value} for name, value in tags.items()]},
+        )
+
+    def lift_hold(self, evidence: EvidenceObject) -> None:
+        self.client.put_object_legal_hold(
+            Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id, LegalHold={"Status": "OFF"}
+        )
+
+    def delete_evidence(self, evidence: EvidenceObject) -> None:
+        # A versioned delete of one version removes it for good (no delete marker); GOVERNANCE needs the bypass.
+        self.client.delete_object(
+            Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id, BypassGovernanceRetention=True
+        )
+
+
+class _KnownSource(BaseSubscriber):
+    def __init__(self, size: int, etag: str) -> None:
+        self.size, self.etag = size, etag
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self.size)
+        future.meta.provide_object_etag(f'"{self.etag}"')
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _is_multipart(answer: Mapping[str, Any], etag: str) -> bool:
+    # A multipart object's ETag is "<hex>-<parts>" whatever its encryption; its checksums are composite unless S3
+    # says FULL_OBJECT (which it only does for CRC algorithms, never SHA-256).
+    return "-" in etag or answer.get("ChecksumType") == "COMPOSITE"
+
+
+def _full_object(answer: Mapping[str, Any], name: str, multipart: bool) -> str | None:
+    """A checksum S3 stores for the whole object, as hex; None if absent or only a composite of parts."""
+    value = answer.get(name)
+    if not value or "-" in value:
+        return None
+    if multipart and answer.get("ChecksumType") != "FULL_OBJECT":
+        return None
+    return base64.b64decode(value).hex()

@@ -1,0 +1,548 @@
+"""The quarantine sequence as a domain: in-memory S3 and custody log, no AWS, no moto."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.messages import QuarantineRequest
+from shared.policy import CHILD_SAFETY_TYPES
+from shared.quarantine import (
+    QUARANTINE_TAG,
+    CannotRestrict,
+    CustodyEvent,
+    Digests,
+    EvidenceMismatch,
+    EvidenceNotProtected,
+    EvidenceObject,
+    NotPreserved,
+    ObjectRef,
+    SourceObject,
+    Status,
+    Vault,
+    destroy,
+    evidence_key,
+    protected_bucket_policy,
+    quarantine,
+    release,
+    should_restrict,
+)
+from shared.xarf_vocabulary import TYPES
+
+BUCKET = "demo-customer-content"
+PROTECTED = frozenset({BUCKET})
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f0f0f0f-1111-2222-3333-444444444444"
+VAULT = Vault(bucket="evidence-bucket", kms_key_id=KEY_ARN)
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+REPORT = "01KB2X3Y4Z5A6B7C8D9E0F1G2H"
+OTHER_REPORT = "01KB2X3Y4Z5A6B7C8D9E0F1G2J"
+
+
+class Injected(Exception):
+    pass
+
+
+@dataclass
+class Version:
+    data: bytes
+    stores_sha256: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Copy:
+    evidence: EvidenceObject
+    data: bytes
+
+
+@dataclass
+class MemoryS3:
+    """Behaves like the S3 adapter over a versioned source bucket and an Object Lock evidence bucket."""
+
+    versions: dict[tuple[str, str, str], Version] = field(default_factory=dict)
+    current: dict[tuple[str, str], str] = field(default_factory=dict)
+    copies: dict[str, list[Copy]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    buckets_named: list[str] = field(default_factory=list)
+    fail_at: int | None = None  # raise on this call index (0-based), before doing anything
+    multipart: bool = False  # copies get only a composite checksum
+
+    def put(self, key: str, data: bytes, *, stores_sha256: bool = True, tags: dict[str, str] | None = None) -> str:
+        version = f"v{len(self.versions) + 1}"
+        self.versions[(BUCKET, key, version)] = Version(data, stores_sha256, dict(tags or {}))
+        self.current[(BUCKET, key)] = version
+        return version
+
+    def _call(self, name: str, bucket: str) -> None:
+        if self.fail_at is not None and len(self.calls) == self.fail_at:
+            self.calls.append(f"{name}!")
+            raise Injected(name)
+        self.calls.append(name)
+        self.buckets_named.append(bucket)
+
+    def head_source(self, bucket: str, key: str, version_id: str | None) -> SourceObject | None:
+        self._call("head_source", bucket)
+        version_id = version_id or self.current.get((bucket, key))
+        version = self.versions.get((bucket, key, version_id or ""))
+        if version is None or version_id is None:
+            return None
+        return SourceObject(
+            bucket=bucket,
+            key=key,
+            version_id=version_id,
+            size=len(version.data),
+            etag=hashlib.md5(version.data).hexdigest(),
+            sha256=hashlib.sha256(version.data).hexdigest() if version.stores_sha256 else None,
+            md5=hashlib.md5(version.data).hexdigest(),
+        )
+
+    def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None:
+        self._call("head_evidence", VAULT.bucket)
+        copies = [c for c in self.copies.get(key, []) if version_id in (None, c.evidence.version_id)]
+        return copies[-1].evidence if copies else None
+
+    def copy_to_evidence(
+        self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]
+    ) -> bool:
+        self._call("copy_to_evidence", source.bucket)
+        if self.copies.get(key):
+            return False
+        data = self.versions[(source.bucket, source.key, source.version_id)].data
+        evidence = EvidenceObject(
+            bucket=VAULT.bucket,
+            key=key,
+            version_id=f"e{sum(map(len, self.copies.values())) + 1}",
+            size=len(data),
+            sha256=None if self.multipart else hashlib.sha256(data).hexdigest(),
+            legal_hold=True,
+            lock_mode="GOVERNANCE",
+            retain_until=retain_until,
+            encryption="aws:kms",
+            kms_key_id=KEY_ARN,
+            source_version_id=metadata["source-version-id"],
+        )
+        self.copies.setdefault(key, []).append(Copy(evidence, data))
+        return True
+
+    def _digest(self, data: bytes) -> Digests:
+        return Digests(hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(), len(data))
+
+    def digest_source(self, source: SourceObject) -> Digests:
+        self._call("digest_source", source.bucket)
+        return self._digest(self.versions[(source.bucket, source.key, source.version_id)].data)
+
+    def digest_evidence(self, evidence: EvidenceObject) -> Digests:
+        self._call("digest_evidence", evidence.bucket)
+        return self._digest(self._copy(evidence).data)
+
+    def _copy(self, evidence: EvidenceObject) -> Copy:
+        return next(c for c in self.copies[evidence.key] if c.evidence.version_id == evidence.version_id)
+
+    def _update(self, evidence: EvidenceObject, **changes: Any) -> None:
+        copy = self._copy(evidence)
+        copy.evidence = replace(copy.evidence, **changes)
+
+    def hold(self, evidence: EvidenceObject) -> None:
+        self._call("hold", evidence.bucket)
+        self._update(evidence, legal_hold=True)
+
+    def retain(self, evidence: EvidenceObject, until: datetime) -> None:
+        self._call("retain", evidence.bucket)
+        self._update(evidence, lock_mode="GOVERNANCE", retain_until=until)
+
+    def tags(self, source: ObjectRef) -> dict[str, str]:
+        self._call("tags", source.bucket)
+        return dict(self.versions[(source.bucket, source.key, source.version_id)].tags)
+
+    def put_tags(self, source: ObjectRef, tags: Mapping[str, str]) -> None:
+        self._call("put_tags", source.bucket)
+        self.versions[(source.bucket, source.key, source.version_id)].tags = dict(tags)
+
+    def lift_hold(self, evidence: EvidenceObject) -> None:
+        self._call("lift_hold", evidence.bucket)
+        self._update(evidence, legal_hold=False)
+
+    def delete_evidence(self, evidence: EvidenceObject) -> None:
+        self._call("delete_evidence", evidence.bucket)
+        assert not self._copy(evidence).evidence.legal_hold, "S3 refuses to delete a version under legal hold"
+        self.copies[evidence.key] = [
+            c for c in self.copies[evidence.key] if c.evidence.version_id != evidence.version_id
+        ]
+
+
+@dataclass
+class MemoryCustody:
+    events: dict[tuple[str, str], CustodyEvent] = field(default_factory=dict)
+    fail_at: int | None = None
+    appends: int = 0
+
+    def append(self, event: CustodyEvent) -> bool:
+        if self.fail_at is not None and self.appends == self.fail_at:
+            self.appends += 1
+            raise Injected("append")
+        self.appends += 1
+        return self.events.setdefault((event.object_id, event.event_id), event) is event
+
+    def find(self, object_id: str, event_id: str) -> CustodyEvent | None:
+        return self.events.get((object_id, event_id))
+
+    def steps(self) -> list[str]:
+        return sorted(event_id for _, event_id in self.events)
+
+
+def request(key: str, **fields: Any) -> QuarantineRequest:
+    values: dict[str, Any] = {
+        "report_id": REPORT,
+        "case_id": "c" * 32,
+        "bucket": BUCKET,
+        "key": key,
+        "category": "content",
+        "type": "csam",
+        "restrict": True,
+    }
+    return QuarantineRequest(**(values | fields))
+
+
+def run(message: QuarantineRequest, s3: MemoryS3, custody: MemoryCustody, now: datetime = NOW) -> Any:
+    return quarantine(
+        message,
+        store=s3,
+        custody=custody,
+        vault=VAULT,
+        protected_buckets=PROTECTED,
+        actor="QuarantineFunction/req-1",
+        clock=lambda: now,
+    )
+
+
+def ref(key: str, version: str) -> ObjectRef:
+    return ObjectRef(BUCKET, key, version)
+
+
+# --- the sequence ---------------------------------------------------------------------------------------------
+
+
+def test_csam_is_preserved_verified_and_restricted_in_that_order():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("images/a.png", b"\x89PNG...")
+
+    outcome = run(request("images/a.png"), s3, custody)
+
+    assert outcome.status is Status.RESTRICTED and outcome.copied
+    assert s3.calls == ["head_source", "head_evidence", "copy_to_evidence", "head_evidence", "tags", "put_tags"]
+    assert s3.versions[(BUCKET, "images/a.png", version)].tags == {QUARANTINE_TAG: REPORT}
+    assert custody.steps() == ["preserved", f"restricted#{REPORT}", "verified"]
+    verified = custody.find(outcome.object_id, "verified")
+    assert verified is not None and verified.sha256 == hashlib.sha256(b"\x89PNG...").hexdigest()
+    assert verified.md5 == hashlib.md5(b"\x89PNG...").hexdigest() and verified.viewed_by_human is False
+    assert verified.by == "QuarantineFunction/req-1" and verified.report_id == REPORT
+
+
+def test_a_public_phishing_report_preserves_but_never_restricts():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("pages/login.html", b"<form>")
+
+    outcome = run(request("pages/login.html", type="phishing", restrict=False), s3, custody)
+
+    assert outcome.status is Status.PRESERVED
+    assert "put_tags" not in s3.calls and "tags" not in s3.calls
+    assert s3.versions[(BUCKET, "pages/login.html", version)].tags == {}
+    assert custody.steps() == ["preserved", "verified"]
+
+
+def test_a_trusted_partners_phishing_report_restricts_when_the_dispatcher_says_so():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("pages/login.html", b"<form>")
+    assert run(request("pages/login.html", type="phishing", restrict=True), s3, custody).status is Status.RESTRICTED
+
+
+def test_csam_is_restricted_even_if_the_dispatcher_forgot_to_ask():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("images/a.png", b"x")
+    assert run(request("images/a.png", restrict=False), s3, custody).status is Status.RESTRICTED
+
+
+def test_an_unprotected_bucket_is_refused_without_any_s3_call():
+    s3, custody = MemoryS3(), MemoryCustody()
+    outcome = run(request("x", bucket="someone-elses-bucket"), s3, custody)
+    assert outcome.status is Status.REFUSED
+    assert s3.calls == [] and custody.events == {}
+
+
+def test_a_deleted_object_is_acknowledged_as_gone_and_nothing_is_copied():
+    s3, custody = MemoryS3(), MemoryCustody()
+    assert run(request("never/uploaded"), s3, custody).status is Status.SOURCE_GONE
+    assert s3.copies == {} and custody.events == {}
+
+
+def test_the_named_version_is_preserved_not_the_current_one():
+    s3, custody = MemoryS3(), MemoryCustody()
+    reported = s3.put("a.txt", b"reported bytes")
+    s3.put("a.txt", b"overwritten since")
+
+    outcome = run(request("a.txt", version_id=reported), s3, custody)
+
+    (copy,) = s3.copies[evidence_key(BUCKET, "a.txt", reported)]
+    assert copy.data == b"reported bytes" and outcome.sha256 == hashlib.sha256(b"reported bytes").hexdigest()
+    assert s3.versions[(BUCKET, "a.txt", "v2")].tags == {}  # the newer version is not what was reported
+
+
+def test_five_deliveries_make_one_copy_and_one_event_per_step():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("images/a.png", b"x")
+    outcomes = [run(request("images/a.png"), s3, custody) for _ in range(5)]
+    assert s3.calls.count("copy_to_evidence") == 1
+    assert [o.copied for o in outcomes] == [True, False, False, False, False]
+    assert sum(len(c) for c in s3.copies.values()) == 1
+    assert custody.steps() == ["preserved", f"restricted#{REPORT}", "verified"]
+
+
+def test_a_second_report_keeps_the_first_restriction_and_records_none_of_its_own():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("images/a.png", b"x", tags={"owner": "team-a"})
+    run(request("images/a.png"), s3, custody)
+    run(request("images/a.png", report_id=OTHER_REPORT), s3, custody)
+    assert s3.versions[(BUCKET, "images/a.png", version)].tags == {"owner": "team-a", QUARANTINE_TAG: REPORT}
+    assert custody.steps() == ["preserved", f"restricted#{REPORT}", "verified"]
+    assert s3.calls.count("copy_to_evidence") == 1
+
+
+def test_without_a_stored_sha256_the_source_is_streamed_once_and_a_redelivery_trusts_the_record():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("notes/a.txt", b"hello", stores_sha256=False)
+
+    first = run(request("notes/a.txt"), s3, custody)
+    s3.calls.clear()
+    again = run(request("notes/a.txt"), s3, custody)
+
+    assert first.verified_by == "streamed-source" and first.sha256 == hashlib.sha256(b"hello").hexdigest()
+    assert again.verified_by == "recorded" and again.sha256 == first.sha256 and again.md5 == first.md5
+    assert "digest_source" not in s3.calls and "digest_evidence" not in s3.calls
+
+
+def test_a_multipart_copy_with_a_composite_checksum_is_verified_by_streaming_the_copy():
+    s3, custody = MemoryS3(multipart=True), MemoryCustody()
+    s3.put("big.bin", b"0" * 100)
+    outcome = run(request("big.bin"), s3, custody)
+    assert outcome.verified_by == "streamed-evidence" and outcome.status is Status.RESTRICTED
+    assert "digest_source" not in s3.calls
+
+
+def test_a_copy_that_differs_from_the_source_stops_before_the_source_is_touched():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("images/a.png", b"original")
+    run(request("images/a.png", type="phishing", restrict=False), s3, custody)
+    (copy,) = s3.copies[evidence_key(BUCKET, "images/a.png", version)]
+    copy.evidence = replace(copy.evidence, sha256=hashlib.sha256(b"tampered").hexdigest())
+
+    with pytest.raises(EvidenceMismatch):
+        run(request("images/a.png", report_id=OTHER_REPORT), s3, custody)
+    assert s3.versions[(BUCKET, "images/a.png", version)].tags == {}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"lock_mode": "COMPLIANCE"}, {"encryption": "AES256"}, {"kms_key_id": KEY_ARN.replace("0f0f", "dead")}],
+    ids=["compliance-mode", "sse-s3", "another-key"],
+)
+def test_a_copy_not_protected_as_evidence_must_be_stops_the_sequence(change):
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a", type="phishing", restrict=False), s3, custody)
+    (copy,) = s3.copies[evidence_key(BUCKET, "a", version)]
+    copy.evidence = replace(copy.evidence, **change)
+    with pytest.raises(EvidenceNotProtected):
+        run(request("a"), s3, custody)
+    assert s3.versions[(BUCKET, "a", version)].tags == {}
+
+
+def test_a_released_hold_is_reapplied_when_the_object_is_reported_again():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a", type="phishing", restrict=False), s3, custody)
+    (copy,) = s3.copies[evidence_key(BUCKET, "a", version)]
+    copy.evidence = replace(copy.evidence, legal_hold=False)
+
+    run(request("a", report_id=OTHER_REPORT, type="phishing", restrict=False), s3, custody)
+
+    assert copy.evidence.legal_hold is True
+    held = custody.find(copy.evidence.key.removeprefix("evidence/"), f"held#{OTHER_REPORT}")
+    assert held is not None and held.detail["reapplied"] == "legalHold"
+
+
+def test_a_report_a_year_later_extends_retention_to_a_year_from_then():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a"), s3, custody)
+    later = NOW + timedelta(days=350)
+
+    run(request("a", report_id=OTHER_REPORT), s3, custody, now=later)
+
+    (copy,) = s3.copies[evidence_key(BUCKET, "a", version)]
+    assert copy.evidence.retain_until is not None and copy.evidence.retain_until >= later + timedelta(days=365)
+    assert s3.calls.count("retain") == 1 and s3.calls.count("copy_to_evidence") == 1
+
+
+def test_a_redelivery_within_the_month_costs_no_retention_call():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("a", b"x")
+    run(request("a"), s3, custody)
+    run(request("a"), s3, custody, now=NOW + timedelta(days=29))
+    assert "retain" not in s3.calls
+
+
+def test_an_object_with_ten_tags_cannot_be_restricted_and_says_why():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("a", b"x", tags={f"t{i}": "v" for i in range(10)})
+    with pytest.raises(CannotRestrict):
+        run(request("a"), s3, custody)
+    assert "verified" in custody.steps()  # preserved and verified: only the restriction needs a person
+
+
+# --- convergence under faults ---------------------------------------------------------------------------------
+
+
+def _sha_and_restrict() -> Any:
+    return st.tuples(st.booleans(), st.booleans(), st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(fault=st.integers(min_value=0, max_value=12), in_custody=st.booleans(), shape=_sha_and_restrict())
+def test_a_fault_at_any_step_then_redelivery_converges_to_one_verified_copy(fault, in_custody, shape):
+    stores_sha, restrict, multipart = shape
+    s3 = MemoryS3(multipart=multipart)
+    custody = MemoryCustody()
+    version = s3.put("a", b"reported", stores_sha256=stores_sha)
+    if in_custody:
+        custody.fail_at = fault
+    else:
+        s3.fail_at = fault
+    message = request("a", type="csam" if restrict else "phishing", restrict=restrict)
+    key = evidence_key(BUCKET, "a", version)
+
+    for _ in range(5):
+        try:
+            run(message, s3, custody)
+            break
+        except Injected:
+            s3.fail_at = custody.fail_at = None
+            # The invariant, after every attempt: never a tag without a verified, held copy.
+            if s3.versions[(BUCKET, "a", version)].tags:
+                assert custody.find(key.removeprefix("evidence/"), "verified") is not None
+                assert all(c.evidence.legal_hold for c in s3.copies[key])
+    else:
+        pytest.fail("did not converge in 5 deliveries")
+
+    assert len(s3.copies[key]) == 1 and s3.copies[key][0].evidence.legal_hold
+    expected = ["preserved", "verified"] + ([f"restricted#{REPORT}"] if restrict else [])
+    assert custody.steps() == sorted(expected)
+    assert (s3.versions[(BUCKET, "a", version)].tags == {QUARANTINE_TAG: REPORT}) is restrict
+
+
+# --- policy -----------------------------------------------------------------------------------------------------
+
+
+@given(st.sampled_from(sorted((category, type_) for category, types in TYPES.items() for type_ in types)))
+def test_without_the_dispatchers_say_only_child_safety_restricts(category_and_type):
+    category, type_ = category_and_type
+    message = request("a", category=category, type=type_, restrict=False)
+    assert should_restrict(message) is (category_and_type in CHILD_SAFETY_TYPES)
+
+
+def test_the_bucket_policy_denies_reading_and_untagging_tagged_objects_to_all_but_the_worker():
+    role = "arn:aws:iam::123456789012:role/quarantine"
+    policy = protected_bucket_policy("bucket-a", [role])
+    read, untag = policy["Statement"]
+    assert read["Effect"] == untag["Effect"] == "Deny" and read["Principal"] == "*"
+    assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert "s3:DeleteObjectTagging" in untag["Action"] and "s3:PutObjectVersionTagging" in untag["Action"]
+    for statement in (read, untag):
+        assert statement["Resource"] == "arn:aws:s3:::bucket-a/*"
+        assert statement["Condition"] == {
+            "StringLike": {"s3:ExistingObjectTag/abuse-intake:quarantine": "*"},
+            "ArnNotEquals": {"aws:PrincipalArn": [role]},
+        }
+
+
+def test_evidence_keys_hide_the_object_key_and_name_the_version():
+    key = evidence_key(BUCKET, "uploads/Jane Doe passport.jpg", "3HL4kqtJ")
+    assert key == f"evidence/{BUCKET}/{hashlib.sha256(b'uploads/Jane Doe passport.jpg').hexdigest()}/3HL4kqtJ"
+
+
+# --- release and destroy ----------------------------------------------------------------------------------------
+
+
+def test_release_removes_only_the_quarantine_tag_and_is_recorded_once():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x", tags={"owner": "team-a"})
+    run(request("a"), s3, custody)
+
+    def lift() -> bool:
+        return release(
+            ref("a", version),
+            REPORT,
+            reason="false positive: a stock photo",
+            store=s3,
+            custody=custody,
+            protected_buckets=PROTECTED,
+            actor="analyst:alice",
+            clock=lambda: NOW,
+        )
+
+    assert lift() is True
+    assert lift() is False  # a retry finds the tag gone and records nothing new
+    assert s3.versions[(BUCKET, "a", version)].tags == {"owner": "team-a"}
+    released = custody.find(ref("a", version).object_id, f"released#{REPORT}")
+    assert released is not None and released.by == "analyst:alice" and released.detail["reason"].startswith("false")
+    assert s3.copies[evidence_key(BUCKET, "a", version)][0].evidence.legal_hold  # the evidence stays held
+
+
+def test_release_of_a_restriction_never_recorded_is_refused():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    with pytest.raises(NotPreserved):
+        release(
+            ref("a", version),
+            REPORT,
+            reason="r",
+            store=s3,
+            custody=custody,
+            protected_buckets=PROTECTED,
+            actor="analyst:alice",
+        )
+
+
+def test_destroy_needs_a_law_enforcement_request_and_removes_the_held_copy_for_good():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a"), s3, custody)
+    with pytest.raises(ValueError):
+        destroy(ref("a", version), law_enforcement_request=" ", store=s3, custody=custody, actor="analyst:bob")
+
+    def destroy_it() -> bool:
+        return destroy(
+            ref("a", version),
+            law_enforcement_request="LE-2026-0042",
+            store=s3,
+            custody=custody,
+            actor="analyst:bob",
+            clock=lambda: NOW,
+        )
+
+    assert destroy_it() is True and destroy_it() is False
+    assert s3.copies[evidence_key(BUCKET, "a", version)] == []
+    destroyed = custody.find(ref("a", version).object_id, "destroyed")
+    assert destroyed is not None and destroyed.detail == {"lawEnforcementRequest": "LE-2026-0042"}
+    assert custody.find(ref("a", version).object_id, "verified") is not None  # the hashes outlive the bytes
+
+
+def test_destroy_of_something_never_preserved_is_refused():
+    with pytest.raises(NotPreserved):
+        destroy(ref("a", "v1"), law_enforcement_request="LE-1", store=MemoryS3(), custody=MemoryCustody(), actor="x")
