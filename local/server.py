@@ -182,11 +182,18 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         log.debug(format, *args)  # http.server's own lines (malformed requests...); requests are logged in _serve
 
 
+class _GatewayServer(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a burst of partners' parallel retries would be reset at connect, where
+    # API Gateway accepts them (and throttles, if it must, with a 429).
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @contextmanager
 def http_server(host: str, port: int, gateway: Gateway) -> Iterator[ThreadingHTTPServer]:
     """Serve ``gateway`` on (host, port) from a background thread; the socket is listening when this yields."""
     handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"gateway": gateway})
-    httpd = ThreadingHTTPServer((host, port), handler)
+    httpd = _GatewayServer((host, port), handler)
     thread = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
     thread.start()
     try:

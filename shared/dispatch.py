@@ -23,8 +23,10 @@ never logs report content: ids, counts and codes only.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -143,7 +145,12 @@ class DispatchResult:
 
 
 def dispatch(
-    records: Iterable[Mapping[str, Any]], *, store: CaseStore, outbox: Outbox, queues: Queues
+    records: Iterable[Mapping[str, Any]],
+    *,
+    store: CaseStore,
+    outbox: Outbox,
+    queues: Queues,
+    pause: Callable[[float], None] = time.sleep,
 ) -> DispatchResult:
     items = read_records(records)
     result = DispatchResult()
@@ -176,7 +183,7 @@ def dispatch(
         log.warning("cases unavailable", extra={"reason": str(exc)})
         failed_reports.update(reports)
     else:
-        counted, replayed, uncounted = _count(ordered, case_of, states, store)
+        counted, replayed, uncounted = _count(ordered, case_of, states, store, pause)
         failed_reports |= uncounted
         result.counted, result.replayed = len(counted), len(replayed)
         # A replayed report is sent again only while its case still lists it as pending: a crash came between its
@@ -214,7 +221,11 @@ def dispatch(
 
 
 def _count(
-    ordered: Sequence[ReportRecord], case_of: Mapping[str, str], states: dict[str, CaseState], store: CaseStore
+    ordered: Sequence[ReportRecord],
+    case_of: Mapping[str, str],
+    states: dict[str, CaseState],
+    store: CaseStore,
+    pause: Callable[[float], None],
 ) -> tuple[set[str], set[str], set[str]]:
     """Count every report into its case; (counted now, counted before, not counted). Updates `states` in place."""
     waiting: dict[str, list[ReportRecord]] = defaultdict(list)  # case id -> reports to count, in priority order
@@ -224,6 +235,7 @@ def _count(
     replayed: set[str] = set()
     gone: set[str] = set()
     needed = sum(len(reports) + 1 for reports in waiting.values()) // MAX_TRANSACTION_ACTIONS + 1
+    stalled = 0
     for _ in range(needed + MAX_COMMIT_ROUNDS):
         if not waiting:
             break
@@ -240,6 +252,11 @@ def _count(
                 counted |= done
                 _drop(waiting, increment.after.case_id, done)
             continue
+        if not (outcome.current or outcome.already_counted or outcome.missing):
+            # Cancelled for no reason of ours to fix (another transaction on the same items, throttling): back off
+            # with jitter, or concurrent dispatchers of one viral case would collide again in lockstep.
+            stalled += 1
+            pause(random.uniform(0, 0.025 * 2**stalled))
         for case_id, current in outcome.current.items():
             states[case_id] = current
         replayed |= outcome.already_counted

@@ -173,11 +173,16 @@ def pipeline_calls(world: World) -> Iterator[Counter[str]]:
         client.meta.events.unregister("before-call.*.*", count)
 
 
+class ProcessKilled(BaseException):
+    """SIGKILL, as far as the code under test can tell: no handler catches it, nothing after it runs."""
+
+
 class Faults:
     """Fails the k-th AWS call the product makes (0-based, across its clients), once.
 
     "before": the request never reaches AWS (ClientError or a connection error). "after": AWS did the work and the
     answer was lost on the way back (a connection error after the call): the case that tempts code to do it twice.
+    error "Killed": the process dies there (ProcessKilled), before or after AWS did the work.
     """
 
     def __init__(self) -> None:
@@ -192,6 +197,8 @@ class Faults:
 
     def _raise(self, model: Any) -> None:
         self.failed = model.name
+        if self.error == "Killed":
+            raise ProcessKilled(model.name)
         if self.error == "ClientError":
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, model.name)
         raise EndpointConnectionError(endpoint_url=f"https://{model.service_model.endpoint_prefix}.injected")
@@ -216,3 +223,61 @@ def faults(world: World) -> Iterator[Faults]:
     for client in pipeline_clients():
         client.meta.events.unregister("before-call.*.*", injector.before)
         client.meta.events.unregister("after-call.*.*", injector.after)
+
+
+def sqs_records(world: World, logical_id: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Received messages as Lambda's SQS event source hands them to a function."""
+    return [
+        {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": world.arn(logical_id),
+            "awsRegion": world.region,
+        }
+        for message in messages
+    ]
+
+
+def drive_queue(world: World, logical_id: str, handler: Any, function_name: str, *, rounds: int = 30) -> int:
+    """Lambda's SQS event source, a batch of up to 10 at a time, until the queue is empty; the batches it took.
+
+    A failed message is made visible again at once (in AWS it waits out its visibility timeout); the queue's redrive
+    policy moves it to the DLQ after maxReceiveCount receives, as SQS does.
+    """
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    sqs = boto3.client("sqs")
+    url = world.queue_url(logical_id)
+    for batch in range(rounds):
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return batch
+        try:
+            answer = handler({"Records": sqs_records(world, logical_id, messages)}, FunctionContext(function_name))
+            failed = {failure["itemIdentifier"] for failure in answer.get("batchItemFailures", [])}
+        except BatchProcessingError:  # every record failed: the whole batch goes back
+            failed = {message["MessageId"] for message in messages}
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    raise AssertionError(f"{logical_id} still not empty after {rounds} batches")
+
+
+def published(world: World, logical_id: str = "OnCallTopic") -> list[dict[str, Any]]:
+    """What SNS accepted on a topic (moto's record of it): message (parsed), subject and attributes."""
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[world.account_id][world.region].topics[world.ref(logical_id)]
+    return [
+        {"message": json.loads(message), "subject": subject, "attributes": attributes, "raw": message}
+        for _, message, subject, attributes, _ in topic.sent_notifications
+    ]

@@ -24,7 +24,7 @@ def _queues() -> dispatch.Queues:
     return dispatch.Queues(quarantine_url=quarantine, escalation_url=escalation)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = dispatch.dispatch(

@@ -92,7 +92,7 @@ def handle(record: QuarantineRecord, lambda_context: LambdaContext) -> str:
     return str(outcome.status)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -26,7 +26,7 @@ from botocore.credentials import Credentials
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_SECONDS = 60.0
-STOP_DEADLINE_SECONDS = 10.0
+STOP_DEADLINE_SECONDS = 30.0  # a clean stop takes about a second; the margin is for a loaded CI machine
 ACCESS_KEY_ID = "AKIALOCALTESTCALLER1"
 
 

@@ -26,7 +26,7 @@ from tests.integration.test_dispatch import (
     csam,
     deliver_until_done,
     dispatch,
-    partners,  # noqa: F401 - a fixture
+    partners,  # noqa: F401 - the fixture, used by name below
     status_of,
     submit,
 )
@@ -37,11 +37,10 @@ FIRST_SEND = CLEAN_RUN.index("SendMessageBatch")
 KINDS = [("before", "ClientError"), ("before", "EndpointConnectionError"), ("after", "EndpointConnectionError")]
 
 
+@pytest.mark.usefixtures("partners")
 @pytest.mark.parametrize("call", range(len(CLEAN_RUN) + 1))
 @pytest.mark.parametrize(("timing", "error"), KINDS)
-def test_a_failed_call_then_redelivery_converges_to_exact_counts_and_every_message(
-    world, partners, faults, call, timing, error
-):
+def test_a_failed_call_then_redelivery_converges_to_exact_counts_and_every_message(world, faults, call, timing, error):
     a = submit(csam(), PARTNER_A)
     b = submit(csam(source_identifier="198.51.100.23"), PARTNER_B)
     c = submit(xarf(url="https://login.example.net/account/verify"), PARTNER_B)
@@ -58,7 +57,10 @@ def test_a_failed_call_then_redelivery_converges_to_exact_counts_and_every_messa
     deliver_until_done(records)
     assert dispatch(records) == [], "and a later redelivery changes nothing"
 
-    child, phishing = case_id_for(PIXEL_URI, "child_safety"), case_id_for("https://login.example.net/account/verify", "content")
+    child, phishing = (
+        case_id_for(PIXEL_URI, "child_safety"),
+        case_id_for("https://login.example.net/account/verify", "content"),
+    )
     public = case_id_for("s3://demo-customer-content/pages/login.html", "content")
     for receipt, principal, case_id in ((a, PARTNER_A, child), (b, PARTNER_B, child), (c, PARTNER_B, phishing)):
         assert status_of(receipt, principal) | {"receivedAt": None} == {

@@ -31,6 +31,7 @@ class MemoryCaseStore:
     calls: Counter[str] = field(default_factory=Counter)
     fail: set[str] = field(default_factory=set)  # operations that fail once, then work
     before_commit: list = field(default_factory=list)  # callbacks that run once before the next commit
+    conflicts: int = 0  # commits cancelled by a TransactionConflict before one goes through
 
     def add(self, reports: Iterable[ReportRecord]) -> None:
         for report in reports:
@@ -50,6 +51,9 @@ class MemoryCaseStore:
         while self.before_commit:
             self.before_commit.pop(0)()
         self._call("commit")
+        if self.conflicts:  # cancelled by another transaction on the same items: nothing to learn, try again
+            self.conflicts -= 1
+            return CommitOutcome(False)
         already, missing, current = set(), set(), {}
         for increment in increments:
             stored = self.cases.get(increment.after.case_id)
@@ -242,3 +246,23 @@ def test_trusted_flaggers_escalations_are_sent_first():
     dispatch(stream([public, trusted]), store=store, outbox=outbox, queues=QUEUES)
     assert [m["report_id"] for m in outbox.bodies("escalation")] == [trusted.report_id, public.report_id]
     assert [m["report_id"] for m in outbox.bodies("quarantine")] == [trusted.report_id, public.report_id]
+
+
+def test_transaction_conflicts_back_off_with_growing_pauses_then_count_once():
+    reports = [record(xarf(description=f"{n}"), partner(n)) for n in range(3)]
+    store, outbox, pauses = MemoryCaseStore(conflicts=3), MemoryOutbox(), []
+    store.add(reports)
+    result = dispatch(stream(reports), store=store, outbox=outbox, queues=QUEUES, pause=pauses.append)
+    assert result.failed == [] and result.counted == 3
+    assert len(pauses) == 3 and all(0 <= p <= 0.025 * 2**n for n, p in enumerate(pauses, start=1))
+    (case,) = store.cases.values()
+    assert case.report_count == 3
+
+
+def test_endless_conflicts_give_up_and_fail_the_records_for_lambda_to_retry():
+    reports = [record(xarf(description=f"{n}"), partner(n)) for n in range(2)]
+    store, outbox = MemoryCaseStore(conflicts=1_000), MemoryOutbox()
+    store.add(reports)
+    result = dispatch(stream(reports), store=store, outbox=outbox, queues=QUEUES, pause=lambda _: None)
+    assert result.failed == [r["dynamodb"]["SequenceNumber"] for r in stream(reports)]
+    assert store.cases == {} and outbox.sent == {}

@@ -1,0 +1,345 @@
+"""`make bench`, pipeline section: AWS calls per report behind the intake, and SQS calls per message.
+
+Counts, not times: deterministic, so they compare run to run. Under moto, in a world built from infra/template.yaml
+with the demo bucket seeded as `make run` seeds it; reports go in through the intake handler, the dispatcher gets
+them as stream records in the template's batch size, the workers get their queues' messages as SQS events. Calls are
+counted on the product's own clients with botocore's before-call hook, so test plumbing is never counted.
+
+Scenarios:
+- a batch of distinct cases: partners' phishing reports, each naming its own protected object (a quarantine request
+  and an escalation each): the dispatcher's everyday batch;
+- a viral object: 900 public reports of one object, ten full batches: the case is written once per batch;
+- one CSAM report, end to end: dispatcher, quarantine worker, escalation worker;
+- a second CSAM report of the same object: what each stage costs when the case already exists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+Row = tuple[str, str, str]
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTNER = "arn:aws:iam::111111111111:role/bench-hotline"
+PARTNER_2 = "arn:aws:iam::222222222222:role/bench-hotline"
+SQS_OPERATIONS = frozenset({"SendMessage", "SendMessageBatch"})
+
+
+class _Context:
+    memory_limit_in_mb = 512
+    aws_request_id = "bench"
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+@contextmanager
+def _transactions_copy_each_table_once() -> Iterator[None]:
+    """moto backs a table up once per action of a transaction (the same table every time): copy it once. Plumbing:
+    the calls counted are the product's and do not change; only moto's time does (minutes to seconds here)."""
+    import copy
+    import types
+
+    import moto.dynamodb.models as models
+
+    real = models.DynamoDBBackend.transact_write_items
+
+    def once(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        copies: dict[int, Any] = {}
+
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if not isinstance(value, models.Table):
+                return copy.deepcopy(value, memo)
+            if id(value) not in copies:
+                copies[id(value)] = copy.deepcopy(value)
+            return copies[id(value)]
+
+        setattr(models, "copy", types.SimpleNamespace(deepcopy=deepcopy))  # noqa: B010 - moto's module global
+        try:
+            real(self, transact_items)
+        finally:
+            setattr(models, "copy", copy)  # noqa: B010
+
+    setattr(models.DynamoDBBackend, "transact_write_items", once)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(models.DynamoDBBackend, "transact_write_items", real)  # noqa: B010
+
+
+@contextmanager
+def _moto_world() -> Iterator[Any]:
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    from moto import mock_aws
+
+    from local.demo import register_moto_workarounds, seed_demo_bucket
+    from local.world import build_world
+    from shared import aws
+    from shared.config import settings
+
+    try:
+        with mock_aws(), _transactions_copy_each_table_once():
+            aws.clear()
+            settings.cache_clear()
+            world = build_world()
+            for function in world.template.resources_of_type("AWS::Serverless::Function"):
+                os.environ.update(world.function_environment(function))
+            os.environ["PARTNERS"] = json.dumps(
+                {PARTNER: {"name": "Bench hotline", "tier": 2}, PARTNER_2: {"name": "Bench hotline 2", "tier": 2}}
+            )
+            settings.cache_clear()
+            register_moto_workarounds(aws.s3())
+            import boto3
+
+            seed_demo_bucket(boto3.client("s3"), install_policy=False)
+            yield world
+    finally:
+        aws.clear()
+        settings.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def _counting() -> Iterator[Counter[str]]:
+    from shared import aws
+
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    clients = [aws.dynamodb(), aws.sqs(), aws.s3(), aws.sns()]
+    for client in clients:
+        client.meta.events.register("before-call.*.*", count)
+    try:
+        yield calls
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.*.*", count)
+
+
+def _submit(report: dict[str, Any], principal: str | None) -> None:
+    from functions.intake.handler import lambda_handler
+
+    event = json.loads((ROOT / "events" / "submit_report.json").read_text())
+    event["body"] = json.dumps({"report": report})
+    event["requestContext"]["identity"].update(userArn=principal, accessKey=None)
+    answer = lambda_handler(event, _Context("IntakeFunction"))
+    assert answer["statusCode"] == 202, answer["body"]
+
+
+def _new_report_items(world: Any, seen: set[str]) -> list[dict[str, Any]]:
+    import boto3
+
+    items = boto3.client("dynamodb").scan(TableName=world.physical_name("ReportsTable"))["Items"]
+    fresh = [i for i in items if i.get("entity", {}).get("S") == "report" and i["PK"]["S"] not in seen]
+    seen.update(i["PK"]["S"] for i in fresh)
+    return sorted(fresh, key=lambda i: i["receivedAt"]["S"])
+
+
+def _dispatch(world: Any, items: list[dict[str, Any]], batch_size: int, first: int = 1) -> None:
+    from functions.dispatcher.handler import lambda_handler
+
+    arn = world.get_att("ReportsTable", "StreamArn")
+    for start in range(0, len(items), batch_size):
+        records = [
+            {
+                "eventID": f"{first + start + n}",
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "eventSourceARN": arn,
+                "dynamodb": {"SequenceNumber": f"{first + start + n:024d}", "NewImage": item},
+            }
+            for n, item in enumerate(items[start : start + batch_size])
+        ]
+        answer = lambda_handler({"Records": records}, _Context("DispatcherFunction"))
+        assert answer == {"batchItemFailures": []}, answer
+
+
+def _drive(world: Any, logical_id: str, handler: Callable[[Any, Any], Any], name: str) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = world.queue_url(logical_id)
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    ):
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": world.arn(logical_id),
+                "awsRegion": world.region,
+            }
+            for m in messages
+        ]
+        answer = handler({"Records": records}, _Context(name))
+        assert answer == {"batchItemFailures": []}, answer
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _purge(world: Any, *logical_ids: str) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    for logical_id in logical_ids:
+        url = world.queue_url(logical_id)
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _batch_size() -> int:
+    from local.template import event_sources, load_template
+
+    (source,) = [s for s in event_sources(load_template()) if s.function == "DispatcherFunction"]
+    return source.batch_size
+
+
+def _csam(key: str) -> dict[str, Any]:
+    from tests.samples import well_formed
+
+    return {**well_formed("content", "csam"), "url": f"https://demo-customer-content.s3.amazonaws.com/{key}"}
+
+
+def _detail(calls: Counter[str]) -> str:
+    return ", ".join(f"{n} {op}" for op, n in sorted(calls.items()))
+
+
+def _verdict(value: float, limit: float) -> str:
+    return f"{'met' if value <= limit + 1e-9 else 'MISSED'} (budget <= {limit:g})"
+
+
+def measure() -> list[Row]:
+    from functions.escalation.handler import lambda_handler as escalation
+    from functions.quarantine.handler import lambda_handler as quarantine
+    from tests.samples import xarf
+
+    batch = _batch_size()
+    rows: list[Row] = []
+    with _moto_world() as world:
+        seen: set[str] = set()
+
+        # A batch of distinct cases: one quarantine request and one escalation per report.
+        for n in range(batch):
+            _submit(xarf(url=f"https://demo-customer-content.s3.amazonaws.com/pages/p{n}.html"), PARTNER)
+        items = _new_report_items(world, seen)
+        with _counting() as distinct:
+            _dispatch(world, items, batch)
+        messages = 2 * len(items)
+        sqs = sum(distinct[op] for op in SQS_OPERATIONS)
+        _purge(world, "QuarantineQueue", "EscalationQueue")
+
+        # A viral object: ten full batches of public reports of one object (quarantine requests only).
+        for n in range(10 * batch):
+            _submit(
+                xarf(url="https://demo-customer-content.s3.amazonaws.com/notes/readme.txt", description=f"#{n}"), None
+            )
+        viral_items = _new_report_items(world, seen)
+        case_writes: list[int] = []
+
+        def count_case_writes(params: dict[str, Any], **_: Any) -> None:
+            case_writes.append(sum(1 for a in params["TransactItems"] if a["Update"]["Key"]["SK"]["S"] == "CASE"))
+
+        from shared import aws
+
+        aws.dynamodb().meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count_case_writes)
+        with _counting() as viral:
+            _dispatch(world, viral_items, batch, first=10_000)
+        aws.dynamodb().meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", count_case_writes)
+        viral_sqs = sum(viral[op] for op in SQS_OPERATIONS)
+        _purge(world, "QuarantineQueue", "EscalationQueue")
+
+        # One CSAM report end to end, then a second report of the same object by another partner.
+        stages: dict[str, list[Counter[str]]] = {"dispatcher": [], "quarantine": [], "escalation": []}
+        for principal in (PARTNER, PARTNER_2):
+            _submit(_csam("images/pixel.png"), principal)
+            fresh = _new_report_items(world, seen)
+            with _counting() as calls:
+                _dispatch(world, fresh, batch, first=20_000 + len(seen))
+            stages["dispatcher"].append(calls)
+            with _counting() as calls:
+                _drive(world, "QuarantineQueue", quarantine, "QuarantineFunction")
+            stages["quarantine"].append(calls)
+            with _counting() as calls:
+                _drive(world, "EscalationQueue", escalation, "EscalationFunction")
+            stages["escalation"].append(calls)
+
+    first = {stage: counts[0] for stage, counts in stages.items()}
+    second = {stage: counts[1] for stage, counts in stages.items()}
+    rows += [
+        (
+            f"pipeline: dispatcher calls per report, {batch} distinct cases",
+            f"{sum(distinct.values()) / len(items):.2f} ({_detail(distinct)})",
+            "goal: one call per transaction/batch, none per report",
+        ),
+        (
+            f"pipeline: dispatcher calls per report, viral object ({len(viral_items)} reports)",
+            f"{sum(viral.values()) / len(viral_items):.2f} ({_detail(viral)})",
+            "goal: as above",
+        ),
+        (
+            "pipeline: case writes per stream batch, viral object",
+            f"{max(case_writes)} (in {len(case_writes)} batches)",
+            _verdict(max(case_writes), 1),
+        ),
+        ("pipeline: SQS calls per message, distinct cases", f"{sqs / messages:.3f}", _verdict(sqs / messages, 0.1)),
+        (
+            "pipeline: SQS calls per message, viral object",
+            f"{viral_sqs / len(viral_items):.3f}",
+            _verdict(viral_sqs / len(viral_items), 0.1),
+        ),
+    ]
+    for label, counts in (("first report of a case", first), ("second report, same case", second)):
+        total = sum(sum(c.values()) for c in counts.values())
+        rows.append(
+            (
+                f"pipeline: AWS calls per CSAM report, {label} (dispatcher + quarantine + escalation)",
+                f"{total} ({' | '.join(f'{stage} {sum(c.values())}' for stage, c in counts.items())})",
+                "(reported)",
+            )
+        )
+        rows.append(
+            (
+                f"pipeline: ... of which dispatcher + escalation, {label}",
+                f"{sum(counts['dispatcher'].values()) + sum(counts['escalation'].values())} "
+                f"({_detail(counts['dispatcher'] + counts['escalation'])})",
+                "(reported)",
+            )
+        )
+    dynamodb = sum(v for k, v in distinct.items() if k not in SQS_OPERATIONS)
+    rows.append(
+        (
+            "pipeline: dispatcher DynamoDB requests per report, distinct cases",
+            f"{dynamodb / len(items):.3f}",
+            f"(reported: 1 read, {math.ceil(2 * len(items) / 100)} counting transactions, 1 clear per batch)",
+        )
+    )
+    return rows
+
+
+if __name__ == "__main__":  # for a quick look: python -m bench.pipeline
+    for row in measure():
+        print(" | ".join(row))

@@ -1,0 +1,176 @@
+"""The escalation worker as Lambda runs it, at the end of the real pipeline under moto.
+
+Reports go in through the intake handler; the dispatcher reads them from stream records; the quarantine worker
+(functions/quarantine) preserves the objects in the evidence bucket and writes custody events; the escalation worker
+drafts the CyberTipline report from all of that and pages on-call. Queues are driven as Lambda's SQS event source
+drives them, one batch at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.escalation.handler import lambda_handler as escalation
+from functions.quarantine.handler import lambda_handler as quarantine
+from local.demo import DEMO_OBJECTS
+from shared.cases import case_id_for
+from shared.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY
+from tests.conftest import FunctionContext, drive_queue, published, report_items, sqs_records, stream_event
+from tests.integration.test_dispatch import (
+    PARTNER_A,
+    PARTNER_B,
+    PIXEL,
+    PIXEL_URI,
+    case,
+    csam,
+    deliver_until_done,
+    partners,  # noqa: F401 - the fixture, used by name below
+    status_of,
+    submit,
+)
+from tests.samples import xarf
+
+pytestmark = pytest.mark.usefixtures("partners", "demo_bucket")
+CHILD_CASE = case_id_for(PIXEL_URI, "child_safety")
+
+
+def run_pipeline(world) -> None:
+    """Everything downstream of the table, until every queue is empty: stream, quarantine, escalation."""
+    deliver_until_done(stream_event(world, report_items(world))["Records"])
+    drive_queue(world, "QuarantineQueue", quarantine, "QuarantineFunction")
+    drive_queue(world, "EscalationQueue", escalation, "EscalationFunction")
+
+
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+def drafts(world) -> list[dict[str, Any]]:
+    bucket = world.physical_name("EvidenceBucket")
+    return s3().list_object_versions(Bucket=bucket, Prefix="ncmec/").get("Versions", [])
+
+
+def draft(world, case_id: str) -> ET.Element:
+    body = s3().get_object(Bucket=world.physical_name("EvidenceBucket"), Key=f"ncmec/{case_id}.xml")["Body"].read()
+    return ET.fromstring(body)
+
+
+def test_two_partners_reporting_one_csam_object_get_one_case_and_one_draft_with_its_hashes(world):
+    first = submit(csam(), PARTNER_A)
+    second = submit(csam(source_identifier="198.51.100.23"), PARTNER_B)
+    run_pipeline(world)
+
+    assert status_of(first, PARTNER_A)["caseId"] == status_of(second, PARTNER_B)["caseId"] == CHILD_CASE
+    (version,) = drafts(world)
+    assert version["Key"] == f"ncmec/{CHILD_CASE}.xml"
+    report = draft(world, CHILD_CASE)
+    content = DEMO_OBJECTS["images/pixel.png"][1]
+    (details,) = report.findall("fileDetails")
+    assert {e.get("hashType"): e.text for e in details.findall("originalFileHash")} == {
+        "SHA256": hashlib.sha256(content).hexdigest(),
+        "MD5": hashlib.md5(content).hexdigest(),  # noqa: S324 - NCMEC asks for it
+    }
+    assert details.findtext("fileViewedByEsp") == "false"
+    assert details.findtext("publiclyAvailable") in ("true", "false")
+    assert report.findtext("incidentSummary/incidentType") == INCIDENT_TYPE_CHILD_PORNOGRAPHY
+    assert report.findtext("incidentSummary/escalateToHighPriority")
+    assert datetime.fromisoformat(report.findtext("incidentSummary/incidentDateTime") or "").tzinfo is not None
+    assert PIXEL in [url.text for url in report.findall("internetDetails/webPageIncident/url")]
+    assert report.findtext("reporter/reportingPerson/email") == world.parameters["TrustSafetyEmail"]
+
+    head = s3().head_object(Bucket=world.physical_name("EvidenceBucket"), Key=f"ncmec/{CHILD_CASE}.xml")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == world.arn("EvidenceKey")
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
+
+    evidence = s3().list_object_versions(Bucket=world.physical_name("EvidenceBucket"), Prefix="evidence/")
+    assert len(evidence["Versions"]) == 1, "one held copy of the one object"
+    (page,) = published(world)
+    assert page["message"]["caseId"] == CHILD_CASE and page["message"]["severity"] == "P0"
+    assert page["message"]["reportCount"] == 2 and page["attributes"]["severity"]["Value"] == "P0"
+    stored = case(world, CHILD_CASE)
+    assert stored["notifiedSeverity"]["S"] == "P0" and stored["draftSha256"]["S"]
+
+
+def test_on_call_hears_ids_and_classification_never_content_contacts_or_places(world):
+    submit(csam(description="a description only the reporter wrote"), PARTNER_A)
+    run_pipeline(world)
+    (page,) = published(world)
+    text = page["raw"] + (page["subject"] or "") + json.dumps(page["attributes"])
+    for secret in ("description only", "abuse@cert.example", "Example CERT", "demo-customer-content", "pixel", "http"):
+        assert secret not in text
+    content = DEMO_OBJECTS["images/pixel.png"][1]
+    assert hashlib.sha256(content).hexdigest() not in text
+
+
+def test_an_escalation_delivered_five_times_writes_one_draft_and_pages_once(world):
+    submit(csam(), PARTNER_A)
+    deliver_until_done(stream_event(world, report_items(world))["Records"])
+    drive_queue(world, "QuarantineQueue", quarantine, "QuarantineFunction")
+    sqs = boto3.client("sqs")
+    url = world.queue_url("EscalationQueue")
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    event = {"Records": sqs_records(world, "EscalationQueue", [message])}
+    for _ in range(5):  # Lambda delivers it again, e.g. after a timeout that came after the work was done
+        assert escalation(event, FunctionContext("EscalationFunction")) == {"batchItemFailures": []}
+    assert len(drafts(world)) == 1
+    assert len(published(world)) == 1
+
+
+def test_a_later_report_with_a_new_url_updates_the_one_draft_and_does_not_page_again(world):
+    submit(csam(), PARTNER_A)
+    run_pipeline(world)
+    submit(csam(source_identifier="https://mirror.example.org/copy.png"), PARTNER_B)
+    run_pipeline(world)
+    versions = drafts(world)
+    assert {v["Key"] for v in versions} == {f"ncmec/{CHILD_CASE}.xml"} and len(versions) == 2
+    urls = [url.text for url in draft(world, CHILD_CASE).findall("internetDetails/webPageIncident/url")]
+    assert "https://mirror.example.org/copy.png" in urls and PIXEL in urls
+    assert len(published(world)) == 1
+
+
+def test_other_escalations_page_on_call_and_write_no_draft(world):
+    phishing = submit(xarf(url="https://login.example.net/account/verify"), PARTNER_A)
+    run_pipeline(world)
+    (page,) = published(world)
+    assert page["message"]["caseId"] == status_of(phishing)["caseId"]
+    assert page["message"]["severity"] == "P1" and page["message"]["draftKey"] is None
+    assert drafts(world) == []
+
+
+def test_poison_messages_retry_alone_then_land_in_the_dlq(world):
+    submit(xarf(url="https://login.example.net/a"), PARTNER_A)
+    submit(xarf(url="https://login.example.net/b"), PARTNER_B)
+    deliver_until_done(stream_event(world, report_items(world))["Records"])
+    sqs = boto3.client("sqs")
+    url = world.queue_url("EscalationQueue")
+    for n, body in enumerate(["not json", json.dumps({"case_id": "x", "report_id": "too short"})]):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=f"poison-{n}", MessageDeduplicationId=f"p{n}")
+    drive_queue(world, "EscalationQueue", escalation, "EscalationFunction")
+    assert len(published(world)) == 2, "the good messages went through, once each"
+    dead = sqs.receive_message(QueueUrl=world.queue_url("EscalationDLQ"), MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in dead) == sorted(
+        ["not json", json.dumps({"case_id": "x", "report_id": "too short"})]
+    )
+
+
+def test_the_sample_escalation_event_drafts_and_pages_for_its_case(world):
+    """events/escalation_csam.json, as `sam local invoke EscalationFunction -e` sends it, once its case exists."""
+    from tests.conftest import load_event
+
+    submit(csam(), PARTNER_A)
+    deliver_until_done(stream_event(world, report_items(world))["Records"])
+    drive_queue(world, "QuarantineQueue", quarantine, "QuarantineFunction")
+    assert escalation(load_event("escalation_csam.json"), FunctionContext("EscalationFunction")) == {
+        "batchItemFailures": []
+    }
+    assert [v["Key"] for v in drafts(world)] == [f"ncmec/{CHILD_CASE}.xml"]
+    (page,) = published(world)
+    assert page["message"]["reportId"] == "01KB2X3Y4Z5A6B7C8D9E0F1G2H"
