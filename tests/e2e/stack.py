@@ -12,12 +12,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -56,6 +57,20 @@ def environment(**extra: str) -> dict[str, str]:
     env["LOCAL_STATE_DIR"] = tempfile.mkdtemp(prefix="local-state-")
     env.update(extra)
     return env
+
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], what: str, seconds: float = 60.0) -> T:
+    """The probe's first truthy answer within the deadline; the test fails naming what did not happen."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)  # a poll interval with a deadline, not synchronisation by sleeping
+    pytest.fail(f"not within {seconds}s: {what}")
 
 
 @contextmanager

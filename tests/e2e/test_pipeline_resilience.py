@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.e2e.stack import Running, call, environment, local_stack
+from tests.e2e.stack import Running, call, environment, eventually, local_stack
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +25,6 @@ JSON = [("Content-Type", "application/json")]
 DEMO_BUCKET = "demo-customer-content"
 DEMO_KEYS = ("images/pixel.png", "pages/login.html", "notes/readme.txt")
 DEADLINE_SECONDS = 60.0
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +54,6 @@ def client(endpoint: str, service: str) -> Any:
     return boto3.client(
         service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
     )
-
-
-def eventually(probe: Callable[[], T | None], what: str, seconds: float = DEADLINE_SECONDS) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)  # a poll interval with a deadline, not synchronisation by sleeping
-    pytest.fail(f"not within {seconds}s: {what}")
 
 
 def csam(key: str, token: str | None = None) -> bytes:

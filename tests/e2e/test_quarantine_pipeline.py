@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.e2e.stack import Running, call, environment, local_stack
+from tests.e2e.stack import Running, call, environment, eventually, local_stack
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,6 @@ DEMO_KEY = "images/pixel.png"
 UNPROTECTED = "someone-elses-bucket"
 MUST_SHOW_SECONDS = 60.0
 JSON = [("Content-Type", "application/json")]
-T = TypeVar("T")
 
 
 @dataclass
@@ -77,16 +76,6 @@ def stack(endpoint: Endpoint, tmp_path_factory: pytest.TempPathFactory) -> Itera
     }
     with local_stack(tmp_path_factory.mktemp("pipeline"), env=environment(**aws)) as running:
         yield running
-
-
-def eventually(probe: Callable[[], T | None], seconds: float = MUST_SHOW_SECONDS, what: str = "") -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)  # a poll interval with a deadline, not synchronisation by sleeping
-    pytest.fail(f"not within {seconds}s: {what}")
 
 
 def csam_report(url: str) -> bytes:
