@@ -58,6 +58,8 @@ def handle(record: EscalationRecord) -> None:
         # The quarantine worker has not verified every copy yet: expected for a while, retried, not a failure.
         metrics.add_metric(name="DraftsAwaitingEvidence", unit=MetricUnit.Count, value=1)
         logger.info("draft waits for evidence; the message will come back")
+        if config.escalation_queue_url:
+            escalation.retry_soon(config.escalation_queue_url, record.receiptHandle)
         raise
     except Exception as error:
         metrics.add_metric(name="EscalationFailures", unit=MetricUnit.Count, value=1)

@@ -6,10 +6,11 @@ The endpoint is a moto server this test starts, so it outlives the killed proces
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,43 @@ def drafts(endpoint: str) -> dict[str, list[str]]:
     return found
 
 
+def on_call_pages(endpoint: str) -> Callable[[], list[dict[str, Any]]]:
+    """Subscribe a queue to the on-call topic, as a pager would; the probe returns every page received so far."""
+    sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
+    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if "OnCallTopic" in t["TopicArn"]]
+    queue = sqs.create_queue(QueueName="pager")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    received: list[dict[str, Any]] = []
+
+    def probe() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        received.extend(json.loads(message["Body"]) for message in messages)
+        return list(received)
+
+    return probe
+
+
+def queues_drained(endpoint: str) -> bool:
+    sqs = client(endpoint, "sqs")
+    for url in sqs.list_queues()["QueueUrls"]:
+        if "QuarantineQueue" in url or "EscalationQueue" in url:
+            counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            if counts["ApproximateNumberOfMessages"] != "0" or counts["ApproximateNumberOfMessagesNotVisible"] != "0":
+                return False
+    return True
+
+
+def sha256_hex(endpoint: str, key: str) -> str:
+    head = client(endpoint, "s3").head_object(Bucket=DEMO_BUCKET, Key=key, ChecksumMode="ENABLED")
+    return base64.b64decode(head["ChecksumSHA256"]).hex()
+
+
+def draft_text(endpoint: str, case: str) -> str:
+    s3 = client(endpoint, "s3")
+    return str(s3.get_object(Bucket=evidence_bucket(endpoint), Key=f"ncmec/{case}.xml")["Body"].read().decode())
+
+
 def case_of(stack: Running, report_id: str) -> str | None:
     return call(stack.port, "GET", f"/v1/reports/{report_id}", signed=True).json().get("caseId")
 
@@ -105,6 +143,7 @@ def test_100_parallel_identical_submissions_20_rounds_make_one_report_and_one_es
     # The quota is raised so that every submission reaches the service: this is about races, not the throttle.
     quota = ("--parameter", "PartnerRateLimit=100000", "--parameter", "PartnerBurstLimit=100000")
     with local_stack(tmp_path, *quota, env=aws_env(endpoint, tmp_path / "state")) as stack:
+        pages = on_call_pages(endpoint)
         statuses: list[int] = []
         report_ids: set[str] = set()
         payload = csam(DEMO_KEYS[1], token="parallel-identical-1")
@@ -129,6 +168,11 @@ def test_100_parallel_identical_submissions_20_rounds_make_one_report_and_one_es
         assert len(held_copies(endpoint, DEMO_KEYS[1])) == 1
         assert len(drafts(endpoint)[f"ncmec/{case}.xml"]) >= 1
         assert list(drafts(endpoint)) == [f"ncmec/{case}.xml"], "one draft, for the one case"
+        eventually(pages, "the on-call page")
+        eventually(lambda: queues_drained(endpoint), "the quarantine and escalation queues drained")
+        page = pages()
+        assert [message["caseId"] for message in page] == [case], "one escalation"
+        assert "description" not in json.dumps(page) and DEMO_BUCKET not in json.dumps(page), "ids only, no content"
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -149,6 +193,9 @@ def test_make_run_killed_right_after_a_202_carries_on_after_a_restart(
         case = eventually(lambda: case_of(second, report_id), "the report's case after the restart")
         eventually(lambda: held_copies(endpoint, key), "the held copy after the restart")
         eventually(lambda: drafts(endpoint).get(f"ncmec/{case}.xml"), "the draft after the restart")
+        eventually(
+            lambda: sha256_hex(endpoint, key) in draft_text(endpoint, case), "the draft carrying the file's hash"
+        )
         again = call(
             second.port, "POST", "/v1/reports", body=csam(key, token=f"kill-{round_}"), headers=JSON, signed=True
         )
