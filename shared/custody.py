@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from shared import aws
+from shared.errors import StoreUnavailable
 from shared.quarantine import CustodyEvent, Step
-from shared.storage import StoreUnavailable
+from shared.storage import TableAdapter
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 PK_PREFIX = "CUSTODY#"
@@ -102,16 +101,8 @@ def from_item(item: Mapping[str, Any]) -> CustodyEvent:
     )
 
 
-class CustodyLog:
+class CustodyLog(TableAdapter):
     """`quarantine.CustodyRecorder` on the reports table."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or aws.dynamodb()
 
     def append(self, event: CustodyEvent) -> bool:
         try:

@@ -43,10 +43,11 @@ from shared.cases import (
     new_case,
     priority,
 )
+from shared.errors import StoreUnavailable
 from shared.messages import EscalationRequest, QuarantineRequest
 from shared.reports import ReportRecord
 from shared.resources import InvalidResource, canonicalize
-from shared.storage import MAX_TRANSACTION_ACTIONS, StoreUnavailable, from_item
+from shared.storage import MAX_TRANSACTION_ACTIONS, from_item
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

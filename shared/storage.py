@@ -178,7 +178,9 @@ def from_item(item: Mapping[str, Any]) -> ReportRecord:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class ReportTable:
+class TableAdapter:
+    """One view of the reports table; the client is created on first use unless a test hands one in."""
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._client = client
@@ -187,6 +189,8 @@ class ReportTable:
     def client(self) -> DynamoDBClient:
         return self._client or aws.dynamodb()
 
+
+class ReportTable(TableAdapter):
     def put_new(self, report: ReportRecord) -> ReportRecord | None:
         """Store a new report; None when it was stored, else the report that already holds its key."""
         try:
@@ -303,16 +307,8 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-class CaseTable:
+class CaseTable(TableAdapter):
     """Cases and the report fields the pipeline sets, in the reports table. Every failure is StoreUnavailable."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or aws.dynamodb()
 
     def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]:
         """The stored state of each case (strongly consistent), or its seed when it does not exist yet."""
