@@ -222,6 +222,9 @@ def new_nonce() -> str:
 class CrossSiteRequest(DomainError):
     """A browser says this POST came from another site's page."""
 
+    status = 403
+    code = "rule.request.cross_site"
+
 
 def check_same_origin(sec_fetch_site: str | None, origin: str | None, host: str | None) -> None:
     """Refuse a POST that a browser sent on another site's behalf.

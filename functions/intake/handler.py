@@ -18,13 +18,8 @@ from shared.callers import Caller, identify
 from shared.config import settings
 from shared.errors import (
     DomainError,
-    InvalidReport,
     MalformedBody,
-    PayloadTooLarge,
-    ReportNotFound,
     StoreUnavailable,
-    TokenConflict,
-    UnsupportedMediaType,
     requirement,
 )
 from shared.principals import principal_of
@@ -33,15 +28,6 @@ from shared.storage import ReportTable
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
 app = APIGatewayRestResolver()
-
-STATUS_OF = {
-    MalformedBody: 400,
-    ReportNotFound: 404,
-    TokenConflict: 409,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    InvalidReport: 422,
-}
 
 
 def _table() -> ReportTable:
@@ -126,16 +112,18 @@ def get_report(reportId: str) -> Response[str]:  # noqa: N803  (the route's para
 
 @app.exception_handler(DomainError)
 def refuse(error: DomainError) -> Response[str]:
-    status = next(code for kind, code in STATUS_OF.items() if isinstance(error, kind))
-    logger.info("request refused", extra={"status": status, "codes": sorted({r.code for r in error.requirements})})
-    return _json(status, {"message": error.message, "unmetRequirements": [r.as_json() for r in error.requirements]})
+    codes = sorted({r.code for r in error.requirements})
+    logger.info("request refused", extra={"status": error.status, "codes": codes})
+    unmet = [r.as_json() for r in error.requirements]
+    return _json(error.status, {"message": error.message, "unmetRequirements": unmet})
 
 
 @app.exception_handler(StoreUnavailable)
 def unavailable(error: StoreUnavailable) -> Response[str]:
     # Nothing was accepted; the caller retries (with its clientToken, the retry is safe).
     logger.warning("store unavailable", extra={"reason": str(error)})
-    return _json(503, {"message": "Try again shortly."}, headers={"Retry-After": "1"})
+    retry = {"Retry-After": str(error.retry_after_seconds)}
+    return _json(error.status, {"message": "Try again shortly."}, headers=retry)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
