@@ -101,7 +101,7 @@ print(time.perf_counter()-t)
     + """
 import json
 from functions.intake.handler import lambda_handler
-from shared import aws
+from shared.adapters import aws
 aws.dynamodb().meta.events.register("before-send.dynamodb.*", _answer)
 event = json.load(open("events/submit_report.json"))
 payload = json.loads(event["body"])
@@ -161,7 +161,7 @@ def runtime_python() -> str | None:
 
 
 def validation() -> list[Row]:
-    from shared.reports import SubmissionIn, parse_submission
+    from shared.domain.xarf import SubmissionIn, parse_submission
     from tests.samples import body
 
     raw = json.loads((ROOT / "events" / "submit_report.json").read_text())["body"].encode()
@@ -188,7 +188,7 @@ def aws_calls_per_report() -> tuple[list[Row], Counter[str], Counter[str]]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
         from local.world import build_world
-        from shared import aws
+        from shared.adapters import aws
         from shared.config import settings
 
         aws.clear()

@@ -89,7 +89,7 @@ def _moto_world() -> Iterator[Any]:
 
     from local.demo import register_moto_workarounds, seed_demo_bucket
     from local.world import build_world
-    from shared import aws
+    from shared.adapters import aws
     from shared.config import settings
 
     try:
@@ -117,7 +117,7 @@ def _moto_world() -> Iterator[Any]:
 
 @contextmanager
 def _counting() -> Iterator[Counter[str]]:
-    from shared import aws
+    from shared.adapters import aws
 
     calls: Counter[str] = Counter()
 
@@ -263,7 +263,7 @@ def measure() -> list[Row]:
         def count_case_writes(params: dict[str, Any], **_: Any) -> None:
             case_writes.append(sum(1 for a in params["TransactItems"] if a["Update"]["Key"]["SK"]["S"] == "CASE"))
 
-        from shared import aws
+        from shared.adapters import aws
 
         aws.dynamodb().meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count_case_writes)
         with _counting() as viral:

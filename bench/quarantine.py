@@ -42,7 +42,7 @@ def _moto_world() -> Iterator[Any]:
     from moto import mock_aws
 
     from local.world import build_world
-    from shared import aws
+    from shared.adapters import aws
     from shared.config import settings
 
     try:
@@ -97,7 +97,7 @@ def measure() -> list[Row]:
 
     from functions.quarantine.handler import lambda_handler
     from local.demo import DEMO_BUCKET, register_moto_workarounds, seed_demo_bucket
-    from shared import aws
+    from shared.adapters import aws
 
     with _moto_world():
         register_moto_workarounds(aws.s3())

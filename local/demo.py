@@ -1,10 +1,10 @@
 """The demo customer bucket that `make run` protects, and the moto gaps on the quarantine path.
 
 `seed_demo_bucket` makes what a protected bucket looks like in production: versioned, carrying the quarantine-tag
-deny (the very document infra/template.yaml installs, from `shared.quarantine.protected_bucket_policy`), holding a
-few small objects a report can name. It is idempotent: a restart against the same endpoint finds the objects and
-writes no new versions. The objects are uploaded with a SHA-256 checksum, as a careful customer would, so that
-quarantining them needs no read of their bytes; tests cover the other case.
+deny (the very document infra/template.yaml installs, from `shared.domain.quarantine.protected_bucket_policy`),
+holding a few small objects a report can name. It is idempotent: a restart against the same endpoint finds the
+objects and writes no new versions. The objects are uploaded with a SHA-256 checksum, as a careful customer would,
+so that quarantining them needs no read of their bytes; tests cover the other case.
 
 `register_moto_workarounds` is for moto endpoints only (embedded `mock_aws` or a moto server): it makes moto behave
 like S3 where the quarantine path meets a moto gap, by adjusting requests and answers on the client, never by a
@@ -35,7 +35,7 @@ import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
-from shared.quarantine import protected_bucket_policy
+from shared.domain.quarantine import protected_bucket_policy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -32,7 +32,7 @@ from local.pollers import PollerGroup, build_pollers
 from local.runtime import FunctionRuntime
 from local.template import FUNCTION_TYPES, api_routes, load_template
 from local.world import DEFAULT_STACK_NAME, World, build_world
-from shared import aws
+from shared.adapters import aws
 
 log = logging.getLogger(__name__)
 

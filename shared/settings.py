@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.callers import TrustTier
+from shared.domain.callers import TrustTier
 
 
 class Partner(BaseModel):

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from local.world import World, build_world
-from shared import aws
+from shared.adapters import aws
 from shared.config import settings
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.reports import ReportRecord
+from shared.domain.reports import ReportRecord
 
 
 @dataclass

@@ -122,7 +122,7 @@ def _top_any_of(category: str, type_: str) -> list[dict[str, Any]]:
 
 def well_formed(category: str, type_: str) -> dict[str, Any]:
     """A minimal report of the given XARF type carrying every field its schema requires, from the schema's examples."""
-    from shared.xarf_vocabulary import TYPES
+    from shared.domain.xarf_vocabulary import TYPES
 
     rules = TYPES[category][type_]
     properties = _schema_properties(category, type_)

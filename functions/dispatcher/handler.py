@@ -11,9 +11,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dispatch
+from shared.adapters.cases_table import CaseTable
+from shared.adapters.queues import SqsOutbox
+from shared.adapters.stream import read_records
 from shared.config import settings
-from shared.storage import CaseTable
+from shared.domain import dispatch
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -28,9 +30,9 @@ def _queues() -> dispatch.Queues:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = dispatch.dispatch(
-        event.get("Records") or [],
+        read_records(event.get("Records") or []),
         store=CaseTable(settings().table_name),
-        outbox=dispatch.SqsOutbox(),
+        outbox=SqsOutbox(),
         queues=_queues(),
     )
     counts = {
@@ -42,6 +44,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "poison": result.poison,
         "failed": len(result.failed),
     }
+    for message, fields in result.warnings:
+        logger.warning(message, extra=fields)
     logger.info("stream batch dispatched", extra=counts)
     metrics.add_metric(name="ReportsCounted", unit=MetricUnit.Count, value=result.counted)
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=result.messages)

@@ -18,11 +18,14 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from shared import escalation
+from shared.adapters.cases_table import CaseTable
+from shared.adapters.custody_log import CustodyEvidenceIndex, CustodyLog
+from shared.adapters.evidence_bucket import S3Drafts
+from shared.adapters.queues import retry_soon
+from shared.adapters.topic import SnsOnCall
 from shared.config import settings
-from shared.custody import CustodyLog
-from shared.messages import EscalationRequest
-from shared.storage import CaseTable
+from shared.domain import escalation
+from shared.domain.messages import EscalationRequest
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -49,9 +52,9 @@ def handle(record: EscalationRecord) -> None:
         outcome = escalation.escalate(
             request,
             cases=CaseTable(config.table_name),
-            evidence=escalation.CustodyEvidenceIndex(bucket, CustodyLog(config.table_name)),
-            drafts=escalation.S3Drafts(bucket, key_id),
-            oncall=escalation.SnsOnCall(topic),
+            evidence=CustodyEvidenceIndex(bucket, CustodyLog(config.table_name)),
+            drafts=S3Drafts(bucket, key_id),
+            oncall=SnsOnCall(topic),
             contact_email=contact,
         )
     except escalation.EvidencePending:
@@ -59,7 +62,7 @@ def handle(record: EscalationRecord) -> None:
         metrics.add_metric(name="DraftsAwaitingEvidence", unit=MetricUnit.Count, value=1)
         logger.info("draft waits for evidence; the message will come back")
         if config.escalation_queue_url:
-            escalation.retry_soon(config.escalation_queue_url, record.receiptHandle)
+            retry_soon(config.escalation_queue_url, record.receiptHandle)
         raise
     except Exception as error:
         metrics.add_metric(name="EscalationFailures", unit=MetricUnit.Count, value=1)

@@ -13,17 +13,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import intake
-from shared.callers import Caller, identify
+from shared.adapters.reports_table import ReportTable
 from shared.config import settings
-from shared.errors import (
-    DomainError,
-    MalformedBody,
-    StoreUnavailable,
-    requirement,
-)
-from shared.principals import principal_of
-from shared.storage import ReportTable
+from shared.domain import intake
+from shared.domain.callers import Caller, identify, principal_of
+from shared.domain.errors import DomainError, MalformedBody, StoreUnavailable, requirement
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -92,14 +86,14 @@ def submit_batch() -> Response[str]:
 
 @app.get("/v1/openapi.json")
 def openapi_document() -> Response[str]:
-    from shared.openapi import document  # only this route needs the schemas: kept off the reporters' cold start
+    from functions.intake.openapi import document
 
     return _json(200, document(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @app.get("/v1/docs")
 def api_docs() -> Response[str]:
-    from shared.openapi import docs_page
+    from functions.intake.openapi import docs_page
 
     return Response(200, "text/html; charset=utf-8", docs_page(), headers=DOCS_HEADERS)
 

@@ -1,9 +1,9 @@
 """Lambda adapter for the quarantine worker: an SQS batch of QuarantineRequests in, partial failures out. No boto3.
 
-Each message runs `shared.quarantine.quarantine` once. A message that fails (S3 or DynamoDB unavailable, a copy that
-does not verify) is listed in batchItemFailures and comes back after the visibility timeout; the sequence is safe to
-repeat from the start. After 5 receives the queue moves it to the DLQ, whose alarm pages someone. A body that is not
-a QuarantineRequest fails the same way: it can never succeed, but the DLQ keeps it for a person to read.
+Each message runs `shared.domain.quarantine.quarantine` once. A message that fails (S3 or DynamoDB unavailable, a
+copy that does not verify) is listed in batchItemFailures and comes back after the visibility timeout; the sequence
+is safe to repeat from the start. After 5 receives the queue moves it to the DLQ, whose alarm pages someone. A body
+that is not a QuarantineRequest fails the same way: it can never succeed, but the DLQ keeps it for a person to read.
 
 A message naming a bucket outside the allow-list is acknowledged, not retried. The refusal is deterministic (the
 allow-list is configuration), so retries would only repeat it five times and then park it in a DLQ whose meaning is
@@ -23,12 +23,12 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from shared import quarantine
+from shared.adapters.custody_log import CustodyLog
+from shared.adapters.evidence_bucket import S3Evidence
 from shared.config import settings
-from shared.custody import CustodyLog
-from shared.evidence import S3Evidence
-from shared.messages import QuarantineRequest
-from shared.quarantine import Status, Vault
+from shared.domain import quarantine
+from shared.domain.messages import QuarantineRequest
+from shared.domain.quarantine import Status, Vault
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")

@@ -24,9 +24,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.webform import pages
-from shared import webform
+from shared.adapters.reports_table import ReportTable
 from shared.config import settings
-from shared.errors import (
+from shared.domain import webform
+from shared.domain.errors import (
     DomainError,
     InvalidReport,
     MalformedBody,
@@ -37,7 +38,6 @@ from shared.errors import (
     UnsupportedMediaType,
     requirement,
 )
-from shared.storage import ReportTable
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -88,7 +88,7 @@ def _page(status: int, body: str, headers: dict[str, str] | None = None) -> Resp
 
 def _form_body() -> bytes:
     """The POSTed body, once the browser's headers say it was sent from our own page (size and media type are
-    shared.webform.read_fields' to check)."""
+    shared.domain.webform.read_fields' to check)."""
     event = app.current_event
     headers = event.headers
     webform.check_same_origin(headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host"))

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-from shared import webform
-from shared.errors import UnmetRequirement
-from shared.intake import Receipt, StatusView
-from shared.webform import MAX_EXPLANATION_CHARS, ReportForm, StatusForm
+from shared.domain import webform
+from shared.domain.errors import UnmetRequirement
+from shared.domain.intake import Receipt, StatusView
+from shared.domain.webform import MAX_EXPLANATION_CHARS, ReportForm, StatusForm
 
 SERVICE_NAME = "Report abuse"
 

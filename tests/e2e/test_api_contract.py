@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from shared.openapi import document
+from functions.intake.openapi import document
 from tests.e2e.stack import Running, call, local_stack
 
 pytestmark = pytest.mark.e2e

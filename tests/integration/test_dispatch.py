@@ -17,9 +17,9 @@ import pytest
 from functions.dispatcher.handler import lambda_handler as dispatcher
 from functions.intake.handler import lambda_handler as intake
 from local.template import event_sources, load_template
-from shared.cases import case_id_for
+from shared.adapters.reports_table import to_item
 from shared.config import settings
-from shared.storage import to_item
+from shared.domain.cases import case_id_for
 from tests.conftest import FunctionContext, drain, load_event, report_items, stream_event, stream_record
 from tests.samples import well_formed, with_fresh_timestamp, xarf
 
@@ -144,7 +144,7 @@ def test_escalations_are_grouped_by_case_and_deduplicated_by_report(world, partn
     submit(csam(), PARTNER_A)
     records = stream_event(world, report_items(world))["Records"]
     sent: list[dict[str, Any]] = []
-    aws_sqs = __import__("shared.aws", fromlist=["sqs"]).sqs()
+    aws_sqs = __import__("shared.adapters.aws", fromlist=["sqs"]).sqs()
 
     def capture(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "SendMessageBatch" and params["QueueUrl"].endswith(".fifo"):
@@ -296,7 +296,7 @@ def _stored_report(world) -> dict[str, Any]:
 
 def _variant(stored: dict[str, Any], n: int) -> dict[str, Any]:
     """Another report of the same object: its own key and id, otherwise the same item."""
-    from shared.storage import from_item
+    from shared.adapters.reports_table import from_item
 
     record = from_item(stored)
     key = f"{n:020x}"
@@ -314,7 +314,7 @@ def _variant(stored: dict[str, Any], n: int) -> dict[str, Any]:
 
 def _count_requests(queue_url: str) -> Counter[str]:
     """Report ids of the messages SQS accepted for one queue, counted from the dispatcher's client."""
-    from shared import aws
+    from shared.adapters import aws
 
     sent: Counter[str] = Counter()
 
@@ -333,7 +333,7 @@ def _count_requests(queue_url: str) -> Counter[str]:
 
 
 def _count_case_writes(writes: list[int]) -> None:
-    from shared import aws
+    from shared.adapters import aws
 
     def count(params: dict[str, Any], **_: Any) -> None:
         writes.append(sum(1 for action in params["TransactItems"] if action["Update"]["Key"]["SK"]["S"] == "CASE"))

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from shared.cases import case_id_for
+from shared.domain.cases import case_id_for
 from tests.conftest import drain, report_items, stream_event
 from tests.integration.test_dispatch import (
     PARTNER_A,

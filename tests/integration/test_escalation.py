@@ -20,8 +20,8 @@ import pytest
 from functions.escalation.handler import lambda_handler as escalation
 from functions.quarantine.handler import lambda_handler as quarantine
 from local.demo import DEMO_OBJECTS
-from shared.cases import case_id_for
-from shared.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY
+from shared.domain.cases import case_id_for
+from shared.domain.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY
 from tests.conftest import FunctionContext, drive_queue, published, report_items, sqs_records, stream_event
 from tests.integration.test_dispatch import (
     PARTNER_A,

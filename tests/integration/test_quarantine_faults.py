@@ -26,8 +26,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from local.demo import DEMO_BUCKET
 from local.world import World
-from shared import aws
-from shared.quarantine import QUARANTINE_TAG, evidence_key, object_id
+from shared.adapters import aws
+from shared.domain.quarantine import QUARANTINE_TAG, evidence_key, object_id
 from tests.conftest import table_items
 from tests.integration.test_quarantine_handler import REPORT, deliver, request_body, sqs_event
 

@@ -24,12 +24,21 @@ from botocore.exceptions import ClientError
 from functions.quarantine import handler
 from local.demo import DEMO_BUCKET, DEMO_OBJECTS, seed_demo_bucket
 from local.world import World
-from shared import aws
+from shared.adapters import aws
+from shared.adapters.custody_log import CustodyLog
+from shared.adapters.evidence_bucket import MiB, S3Evidence
 from shared.config import settings
-from shared.custody import CustodyLog
-from shared.evidence import MiB, S3Evidence
-from shared.messages import QuarantineRequest
-from shared.quarantine import QUARANTINE_TAG, ObjectRef, Status, Vault, destroy, evidence_key, quarantine, release
+from shared.domain.messages import QuarantineRequest
+from shared.domain.quarantine import (
+    QUARANTINE_TAG,
+    ObjectRef,
+    Status,
+    Vault,
+    destroy,
+    evidence_key,
+    quarantine,
+    release,
+)
 from tests.conftest import load_event, table_items
 
 REPORT = "01KB2X3Y4Z5A6B7C8D9E0F1G2H"  # the report id in events/quarantine_csam.json

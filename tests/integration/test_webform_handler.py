@@ -12,7 +12,7 @@ import pytest
 
 from functions.webform import handler
 from functions.webform.handler import lambda_handler
-from shared.errors import StoreUnavailable
+from shared.domain.errors import StoreUnavailable
 from tests.conftest import load_event, table_items
 
 

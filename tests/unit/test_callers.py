@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared.callers import TrustTier, identify
-from shared.principals import principal_of
+from shared.domain.callers import TrustTier, identify, principal_of
 from shared.settings import Partner
 
 REGISTRY = {

@@ -7,8 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.callers import ANONYMOUS, Caller, TrustTier
-from shared.cases import (
+from shared.domain.callers import ANONYMOUS, Caller, TrustTier
+from shared.domain.cases import (
     CHILD_SAFETY_FAMILY,
     MAX_REPORTERS_KEPT,
     MAX_URLS_KEPT,
@@ -18,9 +18,9 @@ from shared.cases import (
     primary_resource,
     priority,
 )
-from shared.intake import submit_json
-from shared.policy import Severity
-from shared.reports import ReportRecord
+from shared.domain.intake import submit_json
+from shared.domain.policy import Severity
+from shared.domain.reports import ReportRecord
 from tests.fakes import MemoryReportStore
 from tests.samples import body, well_formed, xarf
 

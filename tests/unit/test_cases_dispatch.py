@@ -10,18 +10,27 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from shared.callers import ANONYMOUS, Caller, TrustTier
-from shared.cases import CaseIncrement, CaseState, CommitOutcome
-from shared.dispatch import Outgoing, Queues, dispatch
-from shared.intake import submit_json
-from shared.reports import ReportRecord
-from shared.storage import StoreUnavailable, to_item
+from shared.adapters.reports_table import to_item
+from shared.adapters.stream import read_records
+from shared.domain.callers import ANONYMOUS, Caller, TrustTier
+from shared.domain.cases import CaseIncrement, CaseState, CommitOutcome
+from shared.domain.dispatch import DispatchResult, Outgoing, Queues
+from shared.domain.dispatch import dispatch as dispatch_items
+from shared.domain.errors import StoreUnavailable
+from shared.domain.intake import submit_json
+from shared.domain.reports import ReportRecord
 from tests.fakes import MemoryReportStore
 from tests.samples import body, well_formed, xarf
 
 QUEUES = Queues(quarantine_url="quarantine", escalation_url="escalation")
 PROTECTED = frozenset({"demo-customer-content"})
+
+
+def dispatch(records: list[dict[str, Any]], **ports: Any) -> DispatchResult:
+    """The dispatcher as its handler runs it: stream records read, then dispatched."""
+    return dispatch_items(read_records(records), **ports)
 
 
 @dataclass

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ulid import ULID
 
-from shared.callers import ANONYMOUS, Caller, TrustTier
-from shared.errors import ReportNotFound, TokenConflict
-from shared.intake import status, submit_json
+from shared.domain.callers import ANONYMOUS, Caller, TrustTier
+from shared.domain.errors import ReportNotFound, TokenConflict
+from shared.domain.intake import status, submit_json
 from tests.fakes import MemoryReportStore
 from tests.samples import body, xarf
 

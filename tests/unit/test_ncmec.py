@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from shared.cases import CHILD_SAFETY_FAMILY, CaseState, case_id_for
-from shared.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY, DraftFile, build, draft_key, https_url
-from shared.policy import Severity
+from shared.domain.cases import CHILD_SAFETY_FAMILY, CaseState, case_id_for
+from shared.domain.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY, DraftFile, build, draft_key, https_url
+from shared.domain.policy import Severity
 
 OBJECT = "s3://demo-customer-content/images/pixel%20one.png"
 CASE = CaseState(

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from shared.cases import CHILD_SAFETY_FAMILY, CaseState, case_id_for
-from shared.escalation import CaseNotFound, Evidence, EvidencePending, Notice, escalate
-from shared.messages import EscalationRequest
-from shared.ncmec import DraftFile, draft_key
-from shared.policy import Severity
+from shared.domain.cases import CHILD_SAFETY_FAMILY, CaseState, case_id_for
+from shared.domain.escalation import CaseNotFound, Evidence, EvidencePending, Notice, escalate
+from shared.domain.messages import EscalationRequest
+from shared.domain.ncmec import DraftFile, draft_key
+from shared.domain.policy import Severity
 
 OBJECT = "s3://demo-customer-content/images/pixel.png"
 CHILD = CaseState(

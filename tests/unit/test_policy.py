@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.callers import TrustTier
-from shared.policy import CHILD_SAFETY_TYPES, CORROBORATION_REPORTERS, Severity, decide, rule_for
-from shared.xarf_vocabulary import TYPES
+from shared.domain.callers import TrustTier
+from shared.domain.policy import CHILD_SAFETY_TYPES, CORROBORATION_REPORTERS, Severity, decide, rule_for
+from shared.domain.xarf_vocabulary import TYPES
 
 ALL_TYPES = sorted((category, type_) for category, types in TYPES.items() for type_ in types)
 OTHER_TYPES = [pair for pair in ALL_TYPES if pair not in CHILD_SAFETY_TYPES]

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.messages import QuarantineRequest
-from shared.policy import CHILD_SAFETY_TYPES
-from shared.quarantine import (
+from shared.domain.messages import QuarantineRequest
+from shared.domain.policy import CHILD_SAFETY_TYPES
+from shared.domain.quarantine import (
     QUARANTINE_TAG,
     CannotRestrict,
     CustodyEvent,
@@ -34,7 +34,7 @@ from shared.quarantine import (
     release,
     should_restrict,
 )
-from shared.xarf_vocabulary import TYPES
+from shared.domain.xarf_vocabulary import TYPES
 
 BUCKET = "demo-customer-content"
 PROTECTED = frozenset({BUCKET})

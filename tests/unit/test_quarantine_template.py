@@ -6,7 +6,7 @@ from typing import Any
 
 from local.template import event_sources, load_template
 from local.world import World
-from shared.quarantine import protected_bucket_policy
+from shared.domain.quarantine import protected_bucket_policy
 from shared.settings import Settings
 
 

@@ -10,10 +10,10 @@ import warnings
 import pytest
 import xarf as xarf_library
 
-from shared.errors import InvalidReport, MalformedBody
-from shared.reports import describe_types, parse_submission
-from shared.resources import ResourceKind
-from shared.xarf_vocabulary import TYPES
+from shared.domain.errors import InvalidReport, MalformedBody
+from shared.domain.resources import ResourceKind
+from shared.domain.xarf import describe_types, parse_submission
+from shared.domain.xarf_vocabulary import TYPES
 from tests.samples import body, recent, well_formed, xarf
 
 ALL_TYPES = sorted(describe_types())

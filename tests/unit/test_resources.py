@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.resources import (
+from shared.domain.resources import (
     MAX_RESOURCE_LENGTH,
     InvalidResource,
     Resource,

@@ -8,14 +8,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from shared import webform
-from shared.callers import ANONYMOUS, TrustTier
-from shared.errors import InvalidReport, MalformedBody, PayloadTooLarge, ReportNotFound, TokenConflict
-from shared.intake import status
-from shared.reports import ReportRecord
-from shared.resources import ResourceKind
-from shared.webform import CrossSiteRequest, ReportForm, StatusForm
-from shared.xarf_vocabulary import TYPES
+from shared.domain import webform
+from shared.domain.callers import ANONYMOUS, TrustTier
+from shared.domain.errors import InvalidReport, MalformedBody, PayloadTooLarge, ReportNotFound, TokenConflict
+from shared.domain.intake import status
+from shared.domain.reports import ReportRecord
+from shared.domain.resources import ResourceKind
+from shared.domain.webform import CrossSiteRequest, ReportForm, StatusForm
+from shared.domain.xarf_vocabulary import TYPES
 from tests.fakes import MemoryReportStore
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -257,7 +257,7 @@ def test_bodies_no_browser_would_send_are_refused(body: bytes, content_type: str
     "content_type", [None, "multipart/form-data; boundary=x", "application/json", FORM + ";charset=latin-1"]
 )
 def test_only_urlencoded_utf8_forms_are_read(content_type: str | None):
-    from shared.errors import UnsupportedMediaType
+    from shared.domain.errors import UnsupportedMediaType
 
     with pytest.raises(UnsupportedMediaType):
         webform.read_report_form(b"kind=spam", content_type)

@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 import pytest
 
 from functions.webform import pages
-from shared import webform
-from shared.errors import InvalidReport
-from shared.intake import Receipt, StatusView
-from shared.webform import ReportForm, StatusForm
+from shared.domain import webform
+from shared.domain.errors import InvalidReport
+from shared.domain.intake import Receipt, StatusView
+from shared.domain.webform import ReportForm, StatusForm
 
 HOSTILE = "\"><script>alert(1)</script><img src=x onerror=alert(2)>'&amp;"
 

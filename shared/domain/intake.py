@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from shared.callers import Caller
-from shared.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
-from shared.errors import (
+from shared.domain.callers import Caller
+from shared.domain.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
+from shared.domain.errors import (
     DomainError,
     InvalidReport,
     PayloadTooLarge,
@@ -24,8 +24,9 @@ from shared.errors import (
     UnsupportedMediaType,
     requirement,
 )
-from shared.reports import ReportRecord, ReportStatus, Submission, parse_batch, parse_submission
-from shared.resources import ResourceKind
+from shared.domain.reports import ReportRecord, ReportStatus, Submission
+from shared.domain.resources import ResourceKind
+from shared.domain.xarf import parse_batch, parse_submission
 
 
 class ReportStore(Protocol):

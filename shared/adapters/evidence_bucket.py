@@ -27,16 +27,9 @@ from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.exceptions import ClientError
 from s3transfer.subscribers import BaseSubscriber
 
-from shared import aws
-from shared.quarantine import (
-    LOCK_MODE,
-    Digests,
-    EvidenceObject,
-    NotProtected,
-    ObjectRef,
-    SourceObject,
-    Vault,
-)
+from shared.adapters import aws
+from shared.domain.escalation import Unavailable
+from shared.domain.quarantine import LOCK_MODE, Digests, EvidenceObject, NotProtected, ObjectRef, SourceObject, Vault
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -284,3 +277,35 @@ def _full_object(answer: Mapping[str, Any], name: str, multipart: bool) -> str |
     if multipart and answer.get("ChecksumType") != "FULL_OBJECT":
         return None
     return base64.b64decode(value).hex()
+
+
+class S3Drafts:
+    """Drafts in the evidence bucket: SSE-KMS with the evidence key, under legal hold like the evidence they cite."""
+
+    def __init__(self, bucket: str, kms_key_id: str, client: S3Client | None = None) -> None:
+        self.bucket = bucket
+        self.kms_key_id = kms_key_id
+        self._client = client
+
+    @property
+    def client(self) -> S3Client:
+        return self._client or aws.s3()
+
+    def put(self, key: str, document: bytes) -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=document,
+                ContentType="application/xml",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=self.kms_key_id,
+                # Object Lock refuses a put without an integrity checksum; the hold keeps the draft as long as the
+                # files it names (REPORT Act preservation), and is lifted the same way on a destruction order.
+                ChecksumAlgorithm="SHA256",
+                ObjectLockLegalHoldStatus="ON",
+            )
+        except ClientError as exc:
+            raise Unavailable(f"PutObject: {exc.response.get('Error', {}).get('Code', 'Unknown')}") from exc
+        except Exception as exc:
+            raise Unavailable(f"PutObject: {type(exc).__name__}") from exc

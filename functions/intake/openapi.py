@@ -15,8 +15,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from shared.reports import MAX_BATCH, ReasonCode, ReportStatus, SubmissionIn
-from shared.xarf_vocabulary import SPEC_VERSION
+from shared.domain.reports import ReasonCode, ReportStatus
+from shared.domain.xarf import MAX_BATCH, SubmissionIn
+from shared.domain.xarf_vocabulary import SPEC_VERSION
 
 
 class _Out(BaseModel):

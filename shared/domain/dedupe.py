@@ -19,9 +19,9 @@ from datetime import datetime
 
 from ulid import ULID
 
-from shared.callers import Caller
-from shared.reports import Report
-from shared.text import normalized_for_matching
+from shared.domain.callers import Caller
+from shared.domain.reports import Report
+from shared.domain.text import normalized_for_matching
 
 KEY_BYTES = 10  # 80 bits: a ULID's randomness; collisions need ~10^12 reports before they become plausible
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.policy import Severity
+from shared.domain.policy import Severity
 
 
 class _Message(BaseModel):

@@ -37,9 +37,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from shared.callers import TrustTier
-from shared.messages import QuarantineRequest
-from shared.policy import decide
+from shared.domain.callers import TrustTier
+from shared.domain.messages import QuarantineRequest
+from shared.domain.policy import decide
 
 QUARANTINE_TAG = "abuse-intake:quarantine"
 LOCK_MODE = "GOVERNANCE"  # never COMPLIANCE, see the module docstring

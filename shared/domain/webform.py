@@ -2,7 +2,7 @@
 
 The form is the way in for people without an API client: anonymous allowed, on a phone, with a screen reader, with or
 without JavaScript (DESIGN.md, "Who uses it"). It is not a XARF document, so it does not pretend to be one: it builds
-the internal `Report` directly (source_format "form") and hands it to the same `shared.intake.submit` as the API,
+the internal `Report` directly (source_format "form") and hands it to the same `shared.domain.intake.submit` as the API,
 applying the same rules on the way: resources through `shared.resources` (so a URL typed here and the same URL in a
 partner's XARF are one resource), text hygiene from `shared.text`, the XARF category/type vocabulary, and the
 incident-time window of `shared.reports`. XARF's per-type required fields do not apply: a person cannot be asked for
@@ -35,9 +35,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from shared import intake
-from shared.callers import ANONYMOUS
-from shared.errors import (
+from shared.domain import intake
+from shared.domain.callers import ANONYMOUS
+from shared.domain.errors import (
     DomainError,
     InvalidReport,
     MalformedBody,
@@ -47,10 +47,11 @@ from shared.errors import (
     UnsupportedMediaType,
     requirement,
 )
-from shared.reports import MAX_CLOCK_SKEW, MAX_INCIDENT_AGE, ReasonCode, Report, Reporter, ReportStatus, Submission
-from shared.resources import InvalidResource, Resource, ResourceKind, canonicalize
-from shared.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
-from shared.xarf_vocabulary import TYPES
+from shared.domain.reports import ReasonCode, Report, Reporter, ReportStatus, Submission
+from shared.domain.resources import InvalidResource, Resource, ResourceKind, canonicalize
+from shared.domain.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
+from shared.domain.xarf import MAX_CLOCK_SKEW, MAX_INCIDENT_AGE
+from shared.domain.xarf_vocabulary import TYPES
 
 # ---------------------------------------------------------------------------------------------------------------
 # What the form offers
@@ -154,7 +155,7 @@ MAX_FORM_BYTES = 64 * 1024  # ten 2 KB URLs percent-encoded and the explanation 
 _MAX_FIELDS = 32
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
-# The same email shape the API accepts (shared.reports.Email).
+# The same email shape the API accepts (shared.domain.xarf.Email).
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # secrets.token_urlsafe(32): 256 bits, so nobody guesses another reporter's nonce and with it their receipt.
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{43}$")

@@ -37,9 +37,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from shared.callers import TrustTier
-from shared.policy import CHILD_SAFETY_TYPES, Decision, Severity, decide
-from shared.reports import ReportRecord
+from shared.domain.callers import TrustTier
+from shared.domain.policy import CHILD_SAFETY_TYPES, Decision, Severity, decide
+from shared.domain.reports import ReportRecord
 
 CHILD_SAFETY_FAMILY = "child_safety"
 ANONYMOUS_PRINCIPAL = "anonymous"
@@ -47,6 +47,7 @@ MAX_REPORTERS_KEPT = 100
 MAX_URLS_KEPT = 20
 MAX_OBJECTS_KEPT = 25
 CASE_ID_HEX_DIGITS = 32
+MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit for one TransactWriteItems: the most one commit may pack
 
 _RANK_S3, _RANK_URL, _RANK_DOMAIN, _RANK_IP = range(4)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.callers import TrustTier
+from shared.domain.callers import TrustTier
 
 
 class Severity(StrEnum):

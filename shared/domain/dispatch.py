@@ -1,7 +1,8 @@
 """The dispatcher: the table's stream in; cases counted, quarantine and escalation requests out.
 
 For one stream batch, in this order:
-1. read the records: report INSERTs become ReportRecords, anything else is ignored, an unreadable record is poison;
+1. read the records (shared.adapters.stream): report INSERTs become ReportRecords, anything else is ignored, an
+   unreadable record is poison;
 2. load every case the batch touches (one BatchGetItem);
 3. count: commit per case one increment together with each report's caseId + PROCESSING, in transactions of at most
    100 actions. A report already counted (a replay) fails its condition and is dropped from the next attempt; a case
@@ -16,24 +17,22 @@ before a failure stays done: a record that succeeded and is delivered again is c
 unless its sends were never confirmed. Queue delivery is at least once (a crash between a send and its clear sends
 again); the workers are idempotent, and the FIFO queue drops a repeat within its five-minute window.
 
-The stores come in as ports (CaseStore, Outbox) so this logic runs on fakes; the SQS adapter is at the bottom. It
-never logs report content: ids, counts and codes only.
+The stores come in as ports (CaseStore, Outbox) so this logic runs on fakes; the adapters are
+shared.adapters.stream (records in), shared.adapters.cases_table and shared.adapters.queues. It logs nothing itself:
+what went wrong is in the result's warnings (ids, counts and codes only) for the handler to log.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
-
-from shared import aws
-from shared.cases import (
+from shared.domain.cases import (
+    MAX_TRANSACTION_ACTIONS,
     CaseIncrement,
     CaseState,
     CommitOutcome,
@@ -43,19 +42,11 @@ from shared.cases import (
     new_case,
     priority,
 )
-from shared.errors import StoreUnavailable
-from shared.messages import EscalationRequest, QuarantineRequest
-from shared.reports import ReportRecord
-from shared.resources import InvalidResource, canonicalize
-from shared.storage import MAX_TRANSACTION_ACTIONS, from_item
+from shared.domain.errors import StoreUnavailable
+from shared.domain.messages import EscalationRequest, QuarantineRequest
+from shared.domain.reports import ReportRecord
+from shared.domain.resources import InvalidResource, canonicalize
 
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-
-log = logging.getLogger(__name__)
-
-SQS_BATCH_LIMIT = 10  # entries per SendMessageBatch
-SEND_ATTEMPTS = 3  # per message, for entries SQS refuses without blaming the sender (throttling, internal errors)
 MAX_COMMIT_ROUNDS = 12  # transactions per batch beyond the ones it needs, before its remaining records fail
 
 
@@ -69,29 +60,6 @@ class StreamItem:
     sequence: str
     report: ReportRecord | None = None  # None: not a report insert, nothing to do
     problem: str | None = None  # set when the record cannot be read: poison
-
-
-def read_records(records: Iterable[Mapping[str, Any]]) -> list[StreamItem]:
-    """Lambda's DynamoDB stream records as the dispatcher needs them, in batch order."""
-    items = []
-    for record in records:
-        dynamodb = record.get("dynamodb") or {}
-        sequence = str(dynamodb.get("SequenceNumber") or record.get("eventID") or "")
-        image = dynamodb.get("NewImage") or {}
-        # The event source's filter lets only report INSERTs through; this holds without it (sam local invoke).
-        if record.get("eventName") != "INSERT" or (image.get("entity") or {}).get("S") != "report":
-            items.append(StreamItem(sequence))
-            continue
-        try:
-            report = from_item(image)
-        except (KeyError, TypeError, ValueError) as exc:
-            items.append(StreamItem(sequence, problem=f"unreadable report image: {type(exc).__name__}"))
-            continue
-        if new_case(report) is None:
-            items.append(StreamItem(sequence, problem="the report names no resource"))
-            continue
-        items.append(StreamItem(sequence, report=report))
-    return items
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -139,6 +107,11 @@ class DispatchResult:
     cases: int = 0
     messages: int = 0  # messages sent
     poison: int = 0
+    # What went wrong, for the handler to log: ids, counts and reasons only (the domain does not log itself).
+    warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def warn(self, message: str, fields: dict[str, Any]) -> None:
+        self.warnings.append((message, fields))
 
     def response(self) -> dict[str, list[dict[str, str]]]:
         """Lambda's partial-batch answer for a stream: it resumes at the first failed sequence number."""
@@ -146,21 +119,20 @@ class DispatchResult:
 
 
 def dispatch(
-    records: Iterable[Mapping[str, Any]],
+    items: Sequence[StreamItem],
     *,
     store: CaseStore,
     outbox: Outbox,
     queues: Queues,
     pause: Callable[[float], None] = time.sleep,
 ) -> DispatchResult:
-    items = read_records(records)
     result = DispatchResult()
     failed_reports: set[str] = set()
     sequences: dict[str, list[str]] = defaultdict(list)  # report id -> its records (a batch may repeat one)
     reports: dict[str, ReportRecord] = {}
     for item in items:
         if item.problem is not None:
-            log.warning("poison stream record", extra={"sequence": item.sequence, "problem": item.problem})
+            result.warn("poison stream record", {"sequence": item.sequence, "problem": item.problem})
             result.poison += 1
         elif item.report is not None:
             sequences[item.report.report_id].append(item.sequence)
@@ -171,7 +143,7 @@ def dispatch(
     case_of: dict[str, str] = {}
     for report in ordered:
         seed = new_case(report)
-        assert seed is not None  # read_records made it poison otherwise
+        assert seed is not None  # the stream reader made it poison otherwise
         seeds.setdefault(seed.case_id, seed)
         case_of[report.report_id] = seed.case_id
     result.cases = len(seeds)
@@ -181,10 +153,10 @@ def dispatch(
     try:
         states = store.load(list(seeds.values()))
     except StoreUnavailable as exc:
-        log.warning("cases unavailable", extra={"reason": str(exc)})
+        result.warn("cases unavailable", {"reason": str(exc)})
         failed_reports.update(reports)
     else:
-        counted, replayed, uncounted = _count(ordered, case_of, states, store, pause)
+        counted, replayed, uncounted = _count(ordered, case_of, states, store, pause, result)
         failed_reports |= uncounted
         result.counted, result.replayed = len(counted), len(replayed)
         # A replayed report is sent again only while its case still lists it as pending: a crash came between its
@@ -212,7 +184,7 @@ def dispatch(
                 store.clear_pending(sent)
             except StoreUnavailable as exc:
                 # The messages are out, but nothing says so: deliver the records again, and they are sent again.
-                log.warning("pending fan-out not cleared", extra={"reason": str(exc)})
+                result.warn("pending fan-out not cleared", {"reason": str(exc)})
                 failed_reports.update(report_id for ids in sent.values() for report_id in ids)
 
     failed_sequences = {sequence for report_id in failed_reports for sequence in sequences[report_id]}
@@ -227,6 +199,7 @@ def _count(
     states: dict[str, CaseState],
     store: CaseStore,
     pause: Callable[[float], None],
+    result: DispatchResult,
 ) -> tuple[set[str], set[str], set[str]]:
     """Count every report into its case; (counted now, counted before, not counted). Updates `states` in place."""
     waiting: dict[str, list[ReportRecord]] = defaultdict(list)  # case id -> reports to count, in priority order
@@ -244,7 +217,7 @@ def _count(
         try:
             outcome = store.commit(increments)
         except StoreUnavailable as exc:
-            log.warning("case commit failed", extra={"reason": str(exc), "cases": len(increments)})
+            result.warn("case commit failed", {"reason": str(exc), "cases": len(increments)})
             break
         if outcome.committed:
             for increment in increments:
@@ -265,7 +238,7 @@ def _count(
         for case_id in list(waiting):
             _drop(waiting, case_id, outcome.already_counted | outcome.missing)
     if gone:
-        log.warning("reports gone before they were counted", extra={"count": len(gone)})
+        result.warn("reports gone before they were counted", {"count": len(gone)})
     return counted, replayed, {report.report_id for reports in waiting.values() for report in reports}
 
 
@@ -355,56 +328,3 @@ def _fan_out(
             unsent |= {batch[index][0] for index in failed}
             sent += len(batch) - len(failed)
     return unsent, sent
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# SQS adapter
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class SqsOutbox:
-    """SendMessageBatch, ten at a time; entries SQS refused for reasons of its own are retried, and only they."""
-
-    def __init__(self, client: SQSClient | None = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> SQSClient:
-        return self._client or aws.sqs()
-
-    def send(self, queue_url: str, messages: Sequence[Outgoing]) -> set[int]:
-        failed: set[int] = set()
-        queue = [(index, 1) for index in range(len(messages))]  # (message index, attempt)
-        while queue:
-            # Retried entries join the next call with fresh ones, so a retry does not cost a call of its own.
-            chunk, queue = queue[:SQS_BATCH_LIMIT], queue[SQS_BATCH_LIMIT:]
-            entries: list[Any] = [_entry(str(position), messages[index]) for position, (index, _) in enumerate(chunk)]
-            try:
-                answer = self.client.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            except ClientError as exc:
-                log.warning("send failed", extra={"code": exc.response.get("Error", {}).get("Code"), "n": len(chunk)})
-                failed |= {index for index, _ in chunk}
-                continue
-            except Exception as exc:  # connection errors after botocore's retries
-                log.warning("send failed", extra={"code": type(exc).__name__, "n": len(chunk)})
-                failed |= {index for index, _ in chunk}
-                continue
-            for entry in answer.get("Failed", []):
-                index, attempt = chunk[int(entry["Id"])]
-                if entry.get("SenderFault") or attempt >= SEND_ATTEMPTS:
-                    log.warning(
-                        "message refused", extra={"code": entry.get("Code"), "senderFault": entry.get("SenderFault")}
-                    )
-                    failed.add(index)
-                else:
-                    queue.append((index, attempt + 1))
-        return failed
-
-
-def _entry(entry_id: str, message: Outgoing) -> dict[str, str]:
-    entry = {"Id": entry_id, "MessageBody": message.body}
-    if message.group_id is not None:
-        entry["MessageGroupId"] = message.group_id
-    if message.deduplication_id is not None:
-        entry["MessageDeduplicationId"] = message.deduplication_id
-    return entry

@@ -3,7 +3,7 @@
 Items
 -----
 Custody event (one per step per object version; never updated, never deleted, no TTL: it outlives reporters' PII)
-    PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>"  (shared.quarantine.object_id)
+    PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>"  (shared.domain.quarantine.object_id)
     SK = "EVENT#<step>" for steps that happen once per version (preserved, verified, destroyed), or
          "EVENT#<step>#<occurrence>" for steps that can recur (restricted, released, held: the report id)
     entity = "custody", step, at (ISO 8601, UTC, ms), by (function name/request id, or the analyst),
@@ -25,18 +25,24 @@ This module must never log item contents: keys and hashes of reported files are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from shared.errors import StoreUnavailable
-from shared.quarantine import CustodyEvent, Step
-from shared.storage import TableAdapter
+from shared.adapters import aws
+from shared.adapters.reports_table import TableAdapter
+from shared.domain.errors import StoreUnavailable
+from shared.domain.escalation import Evidence, Unavailable
+from shared.domain.ncmec import DraftFile
+from shared.domain.quarantine import EVIDENCE_PREFIX, CustodyEvent, Step, key_digest, object_id
+from shared.domain.resources import InvalidResource, canonicalize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_s3 import S3Client
 
 PK_PREFIX = "CUSTODY#"
 SK_PREFIX = "EVENT#"
@@ -141,3 +147,67 @@ class CustodyLog(TableAdapter):
             for item in page.get("Items", [])
         ]
         return sorted(events, key=lambda event: event.at)
+
+
+class CustodyEvidenceIndex:
+    """The case's verified copies, read from the quarantine worker's evidence keys and custody log.
+
+    Contract with shared/quarantine.py: a copy of source version v of s3://b/k is at
+    `evidence/<b>/<sha256 of k>/<v>` in the evidence bucket, and its hashes are on the custody event
+    `CUSTODY#<b>/<sha256 of k>/<v>` / `EVENT#verified`. A case knows its objects but not always their versions (the
+    worker pins the current one when a report names none), so the versions come from listing that prefix: one
+    ListObjectsV2 and one GetItem per object. A copy without a verified event is not a file of the draft yet.
+    """
+
+    def __init__(self, bucket: str, custody: CustodyLog, client: S3Client | None = None) -> None:
+        self.bucket = bucket
+        self.custody = custody
+        self._client = client
+
+    @property
+    def client(self) -> S3Client:
+        return self._client or aws.s3()
+
+    def evidence(self, objects: Iterable[str]) -> Evidence:
+        files: list[DraftFile] = []
+        pending: list[str] = []
+        for uri in objects:
+            try:
+                resource = canonicalize(uri)
+            except InvalidResource:
+                continue
+            if resource.bucket is None or resource.key is None:
+                continue
+            versions = (
+                [resource.version_id]
+                if resource.version_id
+                else self._preserved_versions(resource.bucket, resource.key)
+            )
+            verified = [self._verified(resource.bucket, resource.key, version) for version in versions]
+            found = [file for file in verified if file is not None]
+            files += found
+            if not found:
+                pending.append(uri)
+        return Evidence(files=tuple(files), pending=tuple(pending))
+
+    def _preserved_versions(self, bucket: str, key: str) -> Sequence[str]:
+        prefix = f"{EVIDENCE_PREFIX}{bucket}/{key_digest(key)}/"
+        try:
+            answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        except ClientError as exc:
+            raise Unavailable(f"ListObjectsV2: {exc.response.get('Error', {}).get('Code', 'Unknown')}") from exc
+        except Exception as exc:
+            raise Unavailable(f"ListObjectsV2: {type(exc).__name__}") from exc
+        return sorted(item["Key"].removeprefix(prefix) for item in answer.get("Contents", []))
+
+    def _verified(self, bucket: str, key: str, version_id: str) -> DraftFile | None:
+        event = self.custody.find(object_id(bucket, key, version_id), Step.VERIFIED)
+        if event is None or not event.sha256 or not event.md5:
+            return None
+        return DraftFile(
+            source_uri=f"s3://{bucket}/{quote(key, safe='/')}",
+            version_id=version_id,
+            sha256=event.sha256,
+            md5=event.md5,
+            viewed_by_esp=event.viewed_by_human,
+        )

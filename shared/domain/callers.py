@@ -5,6 +5,7 @@ The principal always comes from the request context that API Gateway's IAM autho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -56,3 +57,17 @@ def identify(principal: str | None, partners: Mapping[str, PartnerEntry]) -> Cal
     if entry is None:
         return Caller(principal=principal, tier=TrustTier.AUTHENTICATED)
     return Caller(principal=principal, partner=entry.name, tier=entry.tier)
+
+
+# An assumed role's ARN names its session too, which changes per session; partners are registered by role.
+_ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
+
+
+def principal_of(user_arn: str | None, access_key: str | None) -> str | None:
+    """API Gateway's IAM authorizer fills in userArn; the local stack fills it in from the signing key."""
+    if user_arn:
+        match = _ASSUMED_ROLE.match(user_arn)
+        if match:
+            return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
+        return user_arn
+    return access_key or None

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urlsplit
 
-from shared.cases import CaseState, is_url
-from shared.policy import Severity
+from shared.domain.cases import CaseState, is_url
+from shared.domain.policy import Severity
 
 INCIDENT_TYPE_CHILD_PORNOGRAPHY = "Child Pornography (possession, manufacture, and distribution)"
 FILE_RELEVANCE_REPORTED = "Reported"

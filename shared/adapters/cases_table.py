@@ -1,65 +1,7 @@
-"""The reports table: one DynamoDB table, single-table design, and the only code that speaks to it.
-
-Items
------
-Report (one per accepted report)
-    PK = "REPORT#<key>"  where <key> is the 20-hex-digit dedupe-key digest (shared/dedupe.py)
-    SK = "REPORT"
-    entity = "report", reportId (ULID; its random part is <key>), status, receivedAt (ISO 8601, UTC, ms),
-    principal ("anonymous" or the IAM principal), partner?, trustTier (N), category, type,
-    resources (L of canonical strings), s3Objects? (L of canonical s3 URIs in protected buckets, for the
-    quarantine worker), outOfScope? (L of canonical s3 URIs in other buckets: recorded, never touched),
-    description?, incidentTime, reporterOrg?, reporterContact?, reporterDomain?, evidence? (L of M: sha256, md5,
-    size, contentType), details? (JSON of the type-specific XARF fields), sourceFormat, externalId?, correlationId?,
-    contentFingerprint (hex SHA-256), receiptHash (hex SHA-256 of the receipt token; the token is never stored),
-    caseId?, reasonCode? (both set later by the pipeline).
-
-Access patterns
----------------
-- Submit: one PutItem with `attribute_not_exists(PK)` and ReturnValuesOnConditionCheckFailure=ALL_OLD. The first
-  write wins; a duplicate costs the same single request and hands back the original, so the request path never
-  reads. (A failed conditional write still costs a write unit; no read is cheaper than that.)
-- Status: one strongly consistent GetItem; the report id carries <key>, so no index is needed.
-
-Case (one per canonical resource and category family; shared/cases.py says what a case is)
-    PK = "CASE#<caseId>"  where <caseId> is 32 hex digits of SHA-256 over (family, resource)
-    SK = "CASE"
-    entity = "case", caseId, resource, family ("child_safety" or the XARF category), category, version (N: the
-    dispatcher's optimistic lock), reportCount (N, exact under redelivery), reporters (SS of 16-hex principal hashes,
-    at most 100), reporterCount (N, saturates at 100), types (SS), firstSeen, lastSeen (receivedAt of the earliest and
-    latest report), firstIncident, severity (P0..P3), escalate (BOOL), urls? (SS, at most 20), objects? (SS of
-    canonical s3 URIs of protected objects, at most 25), pendingFanout? (SS of ids of counted reports whose queue
-    messages are not confirmed sent), draftSha256?, notifiedSeverity? (both written by the escalation worker).
-    Bounded samples keep it at 1-3 KB, however viral the resource.
-
-Custody event (one per quarantine step per S3 object version; append-only; shared/custody.py owns and documents it)
-    PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>", SK = "EVENT#<step>[#<occurrence>]", entity = "custody".
-    Written by the quarantine worker with `attribute_not_exists(PK)`; stream consumers skip entity != "report".
-
-Pipeline access patterns
-------------------------
-- Dispatch, per stream batch: one BatchGetItem (consistent) of the cases the batch touches; then TransactWriteItems
-  of at most 100 actions: per case an Update of the case item (condition: the version read, or attribute_not_exists
-  for a new case) and per report counted an Update of the report item setting caseId and status PROCESSING
-  (condition: attribute_not_exists(caseId)). The report's caseId is the proof it was counted, committed atomically
-  with the count, so a replayed batch cannot count a report twice: its condition fails, ALL_OLD says so, and the
-  rest is retried without it. After the queue sends, the sent ids are DELETEd from pendingFanout (UpdateItem, or
-  TransactWriteItems of up to 100 cases). Set attributes only ever take ADD and DELETE, so that clear never races
-  with a count.
-- Escalation, per message: GetItem (consistent) of the case; UpdateItem of draftSha256 and notifiedSeverity.
-- No GSI yet: an analysts' queue by severity would add one on the case item (GSI1PK = "SEVERITY#<P>", GSI1SK =
-  lastSeen); it waits for the triage UI, since every case write would pay for it.
-
-Stream: NEW_IMAGE, the outbox. Everything downstream of a write is driven from it, so a crash after the PutItem loses
-nothing. A typical report item is well under 1 KB (one write unit); description is capped at 1,000 characters and
-the type-specific details at 4 KB, which bounds the worst case.
-
-This module must never log item contents: descriptions, contacts and resources are reporters' data.
-"""
+"""Cases in the reports table: shared.domain.cases decides what a case write says; this is where it is committed."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -67,171 +9,22 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
-from shared import aws
-from shared.callers import TrustTier
-from shared.cases import CaseIncrement, CaseState, CommitOutcome
-from shared.errors import StoreUnavailable
-from shared.policy import Severity
-from shared.reports import ReportRecord, ReportStatus
+from shared.adapters.reports_table import REPORT_SK, TableAdapter, report_pk
+from shared.domain.cases import MAX_TRANSACTION_ACTIONS, CaseIncrement, CaseState, CommitOutcome
+from shared.domain.errors import StoreUnavailable
+from shared.domain.policy import Severity
+from shared.domain.reports import ReportRecord, ReportStatus
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-REPORT_SK = "REPORT"
 T = TypeVar("T")
-
-
-def report_pk(key_hex: str) -> str:
-    return f"REPORT#{key_hex}"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Item codec. Written by hand: boto3's TypeSerializer costs more than the rest of the request path together.
-# ---------------------------------------------------------------------------------------------------------------
-
-_OPTIONAL_STRINGS = {
-    "partner": "partner",
-    "description": "description",
-    "reporter_org": "reporterOrg",
-    "reporter_contact": "reporterContact",
-    "reporter_domain": "reporterDomain",
-    "external_id": "externalId",
-    "correlation_id": "correlationId",
-    "case_id": "caseId",
-    "reason_code": "reasonCode",
-}
-_REQUIRED_STRINGS = {
-    "report_id": "reportId",
-    "status": "status",
-    "received_at": "receivedAt",
-    "principal": "principal",
-    "category": "category",
-    "type": "type",
-    "incident_time": "incidentTime",
-    "content_fingerprint": "contentFingerprint",
-    "receipt_hash": "receiptHash",
-    "source_format": "sourceFormat",
-}
-
-
-def to_item(report: ReportRecord) -> dict[str, AttributeValueTypeDef]:
-    item: dict[str, AttributeValueTypeDef] = {
-        "PK": {"S": report_pk(report.key_hex)},
-        "SK": {"S": REPORT_SK},
-        "entity": {"S": "report"},
-        "trustTier": {"N": str(int(report.trust_tier))},
-        "resources": {"L": [{"S": value} for value in report.resources]},
-    }
-    for attribute, name in _REQUIRED_STRINGS.items():
-        item[name] = {"S": getattr(report, attribute)}
-    for attribute, name in _OPTIONAL_STRINGS.items():
-        value = getattr(report, attribute)
-        if value is not None:
-            item[name] = {"S": value}
-    if report.s3_objects:
-        item["s3Objects"] = {"L": [{"S": value} for value in report.s3_objects]}
-    if report.out_of_scope:
-        item["outOfScope"] = {"L": [{"S": value} for value in report.out_of_scope]}
-    if report.evidence:
-        item["evidence"] = {"L": [{"M": _evidence_item(entry)} for entry in report.evidence]}
-    if report.details:
-        item["details"] = {"S": json.dumps(report.details, separators=(",", ":"), sort_keys=True)}
-    return item
-
-
-def _evidence_item(entry: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {
-        "sha256": {"S": entry["sha256"]},
-        "md5": {"S": entry["md5"]},
-        "size": {"N": str(entry["size"])},
-        "contentType": {"S": entry["contentType"]},
-    }
-
-
-def from_item(item: Mapping[str, Any]) -> ReportRecord:
-    values: dict[str, Any] = {attribute: item[name]["S"] for attribute, name in _REQUIRED_STRINGS.items()} | {
-        attribute: item[name]["S"] for attribute, name in _OPTIONAL_STRINGS.items() if name in item
-    }
-    return ReportRecord(
-        key_hex=item["PK"]["S"].removeprefix("REPORT#"),
-        trust_tier=TrustTier(int(item["trustTier"]["N"])),
-        resources=tuple(entry["S"] for entry in item["resources"]["L"]),
-        s3_objects=tuple(entry["S"] for entry in item.get("s3Objects", {}).get("L", [])),
-        out_of_scope=tuple(entry["S"] for entry in item.get("outOfScope", {}).get("L", [])),
-        evidence=tuple(
-            {
-                "sha256": entry["M"]["sha256"]["S"],
-                "md5": entry["M"]["md5"]["S"],
-                "size": int(entry["M"]["size"]["N"]),
-                "contentType": entry["M"]["contentType"]["S"],
-            }
-            for entry in item.get("evidence", {}).get("L", [])
-        ),
-        details=json.loads(item["details"]["S"]) if "details" in item else {},
-        **values,
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The table
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class TableAdapter:
-    """One view of the reports table; the client is created on first use unless a test hands one in."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or aws.dynamodb()
-
-
-class ReportTable(TableAdapter):
-    def put_new(self, report: ReportRecord) -> ReportRecord | None:
-        """Store a new report; None when it was stored, else the report that already holds its key."""
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=to_item(report),
-                ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                original = cast(dict[str, Any], exc.response).get("Item")
-                if original is None:  # only an endpoint that ignores ALL_OLD gets here; a read is the fallback
-                    return self.get(report.key_hex)
-                return from_item(original)
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
-        except Exception as exc:  # connection errors after retries: nothing was accepted, say so
-            raise StoreUnavailable(type(exc).__name__) from exc
-        return None
-
-    def get(self, key_hex: str) -> ReportRecord | None:
-        try:
-            answer = self.client.get_item(
-                TableName=self.table_name,
-                Key={"PK": {"S": report_pk(key_hex)}, "SK": {"S": REPORT_SK}},
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
-        except Exception as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        item = answer.get("Item")
-        return from_item(item) if item else None
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Cases: shared/cases.py decides what a case write says; this is where it is committed.
 # ---------------------------------------------------------------------------------------------------------------
 
 CASE_SK = "CASE"
-MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit for one TransactWriteItems
 MAX_BATCH_GET_KEYS = 100  # and for one BatchGetItem
 _UNPROCESSED_ATTEMPTS = 5
 
