@@ -50,10 +50,10 @@ $(RUNTIME_STAMP): requirements.txt requirements-dev.txt
 bench: $(STAMP) $(RUNTIME_STAMP)
 	$(BIN)/python -m bench
 
-# shared/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
+# shared/domain/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
 vocab: $(STAMP)
-	$(BIN)/python -m scripts.gen_xarf_vocabulary > shared/xarf_vocabulary.py
-	$(BIN)/ruff format shared/xarf_vocabulary.py
+	$(BIN)/python -m scripts.gen_xarf_vocabulary > shared/domain/xarf_vocabulary.py
+	$(BIN)/ruff format shared/domain/xarf_vocabulary.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

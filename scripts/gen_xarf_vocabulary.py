@@ -1,8 +1,8 @@
-"""Generate shared/xarf_vocabulary.py from the XARF v4 schemas that the `xarf` package ships.
+"""Generate shared/domain/xarf_vocabulary.py from the XARF v4 schemas that the `xarf` package ships.
 
 Why generate: the xarf library validates with jsonschema (hundreds of microseconds a report, and 100+ ms to import),
 far over the request path's budget. The intake path instead checks each report against these rules with pydantic,
-and tests/unit/test_xarf_conformance.py holds the two verdicts equal on the specification's own cases.
+and tests/unit/test_reports.py holds the two verdicts equal on the specification's own cases.
 
 Run `make vocab` after upgrading xarf; the test above fails when the shipped schemas and this file drift apart.
 """

@@ -28,15 +28,17 @@ class Settings(BaseSettings):
     partners: dict[str, Partner] = Field(default_factory=dict)
     # The only buckets the service may ever send a request about (comma-separated bucket names).
     protected_buckets: Annotated[frozenset[str], NoDecode] = frozenset()
-    # Quarantine (shared/quarantine.py). Only the worker needs the evidence settings; it names the variable it misses.
+    # Quarantine (shared/domain/quarantine.py). Only the worker needs the evidence settings; it names the variable it
+    # misses.
     evidence_bucket: str | None = Field(default=None, min_length=3, max_length=63)
     evidence_kms_key_id: str | None = Field(default=None, min_length=1)
     # REPORT Act: at least a year. Lower is refused here rather than discovered by a court.
     evidence_retention_days: int = Field(default=365, ge=365, le=3650)
     # Where the dispatcher sends QuarantineRequest messages (QUARANTINE_QUEUE_URL).
     quarantine_queue_url: str | None = None
-    # Pipeline (shared/dispatch.py, shared/escalation.py): the FIFO escalation queue, the on-call SNS topic, and the
-    # Trust & Safety contact that CyberTipline drafts name as the reporting person (a role address, not a person's).
+    # Pipeline (shared/domain/dispatch.py, shared/domain/escalation.py): the FIFO escalation queue, the on-call SNS
+    # topic, and the Trust & Safety contact that CyberTipline drafts name as the reporting person (a role address, not a
+    # person's).
     escalation_queue_url: str | None = None
     oncall_topic_arn: str | None = None
     trust_safety_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.adapters.reports_table import ReportTable
 from shared.config import settings
 from shared.domain import intake
+from shared.domain.answers import BatchAnswer, Refusal
 from shared.domain.callers import Caller, identify, principal_of
 from shared.domain.errors import DomainError, MalformedBody, StoreUnavailable, requirement
 
@@ -53,7 +54,7 @@ DOCS_HEADERS = {
 }
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
@@ -81,7 +82,7 @@ def submit_batch() -> Response[str]:
     counts = Counter(result.status for result in results)
     logger.info("batch received", extra={"items": len(results), "statuses": dict(counts)})
     metrics.add_metric(name="BatchItems", unit=MetricUnit.Count, value=len(results))
-    return _json(200, {"results": [result.as_json() for result in results]})
+    return _json(200, BatchAnswer(results=[result.answer() for result in results]).as_json())
 
 
 @app.get("/v1/openapi.json")
@@ -108,8 +109,7 @@ def get_report(reportId: str) -> Response[str]:  # noqa: N803  (the route's para
 def refuse(error: DomainError) -> Response[str]:
     codes = sorted({r.code for r in error.requirements})
     logger.info("request refused", extra={"status": error.status, "codes": codes})
-    unmet = [r.as_json() for r in error.requirements]
-    return _json(error.status, {"message": error.message, "unmetRequirements": unmet})
+    return _json(error.status, Refusal.of(error).as_json())
 
 
 @app.exception_handler(StoreUnavailable)

@@ -2,8 +2,8 @@
 plain HTML page that renders it for people.
 
 Imported only by the routes that serve it, so the schema generation never weighs on a reporter's cold start. The
-response models here describe what shared.intake answers; the schemathesis run in tests/e2e checks every answer of
-the running service against this document.
+response models are shared.domain.answers, the classes the handlers serialize; the schemathesis run in tests/e2e
+checks every answer of the running service against this document.
 """
 
 from __future__ import annotations
@@ -15,44 +15,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from shared.domain.reports import ReasonCode, ReportStatus
+from shared.domain.answers import BatchAnswer, Receipt, Refusal, StatusView
 from shared.domain.xarf import MAX_BATCH, SubmissionIn
 from shared.domain.xarf_vocabulary import SPEC_VERSION
 
 
-class _Out(BaseModel):
+class GatewayMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-
-class Receipt(_Out):
-    reportId: str = Field(min_length=26, max_length=26, description="ULID of the report")  # noqa: N815
-    status: ReportStatus
-    duplicate: bool = Field(description="true when this answers a replay of an earlier submission")
-    receiptToken: str | None = Field(  # noqa: N815
-        default=None, description="bearer token for GET /v1/reports/{reportId} (X-Receipt-Token); only its hash is kept"
-    )
-
-
-class ReportView(_Out):
-    reportId: str  # noqa: N815
-    status: ReportStatus
-    receivedAt: str  # noqa: N815
-    reasonCode: ReasonCode | None = None  # noqa: N815
-    caseId: str | None = None  # noqa: N815
-
-
-class UnmetRequirement(_Out):
-    path: str = Field(description="JSON pointer into the request body")
-    code: str = Field(description="rule-style code, e.g. rule.source_identifier.malformed")
-    message: str
-
-
-class Refusal(_Out):
-    message: str
-    unmetRequirements: list[UnmetRequirement]  # noqa: N815
-
-
-class GatewayMessage(_Out):
     message: str
 
 
@@ -60,20 +30,6 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reports: list[SubmissionIn] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class BatchItem(_Out):
-    index: int
-    status: Literal[202, 409, 422, 503] = Field(description="what the item alone would have been answered")
-    reportId: str | None = None  # noqa: N815
-    reportStatus: ReportStatus | None = None  # noqa: N815
-    duplicate: bool | None = None
-    receiptToken: str | None = None  # noqa: N815
-    unmetRequirements: list[UnmetRequirement] | None = None  # noqa: N815
-
-
-class BatchOut(_Out):
-    results: list[BatchItem]
 
 
 def _content(model: str) -> dict[str, Any]:
@@ -109,10 +65,10 @@ def document() -> dict[str, Any]:
         (SubmissionIn, "validation"),
         (BatchIn, "validation"),
         (Receipt, "serialization"),
-        (ReportView, "serialization"),
+        (StatusView, "serialization"),
         (Refusal, "serialization"),
         (GatewayMessage, "serialization"),
-        (BatchOut, "serialization"),
+        (BatchAnswer, "serialization"),
     ]
     _, schemas = models_json_schema(models, ref_template="#/components/schemas/{model}")
     signed: list[dict[str, list[str]]] = [{"sigv4": [], "apiKey": []}]
@@ -151,7 +107,9 @@ def document() -> dict[str, Any]:
                     "summary": f"Submit up to {MAX_BATCH} reports; each is accepted or refused on its own",
                     "security": signed,
                     "requestBody": batch_body,
-                    "responses": _responses(400, 403, 413, 415, 422, 429, ok=(200, "BatchOut", "One result per item")),
+                    "responses": _responses(
+                        400, 403, 413, 415, 422, 429, ok=(200, "BatchAnswer", "One result per item")
+                    ),
                 }
             },
             "/v1/reports/{reportId}": {
@@ -163,7 +121,7 @@ def document() -> dict[str, Any]:
                         {"name": "reportId", "in": "path", "required": True, "schema": {"type": "string"}},
                         {"name": "X-Receipt-Token", "in": "header", "required": False, "schema": {"type": "string"}},
                     ],
-                    "responses": _responses(403, 404, 429, ok=(200, "ReportView", "The report's status")),
+                    "responses": _responses(403, 404, 429, ok=(200, "StatusView", "The report's status")),
                 }
             },
             "/v1/openapi.json": {

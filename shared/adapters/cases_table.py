@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # ---------------------------------------------------------------------------------------------------------------
-# Cases: shared/cases.py decides what a case write says; this is where it is committed.
+# Cases: shared/domain/cases.py decides what a case write says; this is where it is committed.
 # ---------------------------------------------------------------------------------------------------------------
 
 CASE_SK = "CASE"

@@ -152,7 +152,7 @@ class CustodyLog(TableAdapter):
 class CustodyEvidenceIndex:
     """The case's verified copies, read from the quarantine worker's evidence keys and custody log.
 
-    Contract with shared/quarantine.py: a copy of source version v of s3://b/k is at
+    Contract with shared/domain/quarantine.py: a copy of source version v of s3://b/k is at
     `evidence/<b>/<sha256 of k>/<v>` in the evidence bucket, and its hashes are on the custody event
     `CUSTODY#<b>/<sha256 of k>/<v>` / `EVENT#verified`. A case knows its objects but not always their versions (the
     worker pins the current one when a report names none), so the versions come from listing that prefix: one

@@ -1,4 +1,4 @@
-"""The S3 adapter of the quarantine sequence (shared/quarantine.py): the only code that sends S3 requests.
+"""The S3 adapter of the quarantine sequence (shared/domain/quarantine.py): the only code that sends S3 requests.
 
 It implements `quarantine.ObjectStore` on a boto3 S3 client (`client or aws.s3()`), and reads S3's answers into the
 domain's terms: which checksums are full-object values (a multipart object's are composite and equal nothing else),

@@ -3,7 +3,7 @@
 Items
 -----
 Report (one per accepted report)
-    PK = "REPORT#<key>"  where <key> is the 20-hex-digit dedupe-key digest (shared/dedupe.py)
+    PK = "REPORT#<key>"  where <key> is the 20-hex-digit dedupe-key digest (shared/domain/dedupe.py)
     SK = "REPORT"
     entity = "report", reportId (ULID; its random part is <key>), status, receivedAt (ISO 8601, UTC, ms),
     principal ("anonymous" or the IAM principal), partner?, trustTier (N), category, type,
@@ -21,7 +21,7 @@ Access patterns
   reads. (A failed conditional write still costs a write unit; no read is cheaper than that.)
 - Status: one strongly consistent GetItem; the report id carries <key>, so no index is needed.
 
-Case (one per canonical resource and category family; shared/cases.py says what a case is)
+Case (one per canonical resource and category family; shared/domain/cases.py says what a case is)
     PK = "CASE#<caseId>"  where <caseId> is 32 hex digits of SHA-256 over (family, resource)
     SK = "CASE"
     entity = "case", caseId, resource, family ("child_safety" or the XARF category), category, version (N: the
@@ -32,7 +32,7 @@ Case (one per canonical resource and category family; shared/cases.py says what 
     messages are not confirmed sent), draftSha256?, notifiedSeverity? (both written by the escalation worker).
     Bounded samples keep it at 1-3 KB, however viral the resource.
 
-Custody event (one per quarantine step per S3 object version; append-only; shared/custody.py owns and documents it)
+Custody event (one per quarantine step per S3 object version; append-only; shared/adapters/custody_log.py documents it)
     PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>", SK = "EVENT#<step>[#<occurrence>]", entity = "custody".
     Written by the quarantine worker with `attribute_not_exists(PK)`; stream consumers skip entity != "report".
 
@@ -59,14 +59,13 @@ This module must never log item contents: descriptions, contacts and resources a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from shared.adapters import aws
-from shared.domain.callers import TrustTier
 from shared.domain.errors import StoreUnavailable
 from shared.domain.reports import ReportRecord
 
@@ -86,87 +85,65 @@ def report_pk(key_hex: str) -> str:
 # Item codec. Written by hand: boto3's TypeSerializer costs more than the rest of the request path together.
 # ---------------------------------------------------------------------------------------------------------------
 
-_OPTIONAL_STRINGS = {
-    "partner": "partner",
-    "description": "description",
-    "reporter_org": "reporterOrg",
-    "reporter_contact": "reporterContact",
-    "reporter_domain": "reporterDomain",
-    "external_id": "externalId",
-    "correlation_id": "correlationId",
-    "case_id": "caseId",
-    "reason_code": "reasonCode",
-}
-_REQUIRED_STRINGS = {
-    "report_id": "reportId",
-    "status": "status",
-    "received_at": "receivedAt",
-    "principal": "principal",
-    "category": "category",
-    "type": "type",
-    "incident_time": "incidentTime",
-    "content_fingerprint": "contentFingerprint",
-    "receipt_hash": "receiptHash",
-    "source_format": "sourceFormat",
-}
+
+def encode(value: Any) -> AttributeValueTypeDef | None:
+    """A model's dumped value as a DynamoDB attribute; None for what is not stored (None, empty lists and maps)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(int(value))}  # int(): an IntEnum's str() is its name on some Pythons
+    if isinstance(value, float):
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, (list, tuple)):
+        return {"L": [av for av in map(encode, value) if av is not None]} if value else None
+    if isinstance(value, Mapping):
+        members = {key: av for key, member in value.items() if (av := encode(member)) is not None}
+        return {"M": members} if members else None
+    raise TypeError(f"no DynamoDB form for {type(value).__name__}")
+
+
+def decode(value: Mapping[str, Any]) -> Any:
+    """A DynamoDB attribute as the plain value a model validates."""
+    (kind, inner), *_ = value.items()
+    if kind == "S" or kind == "BOOL":
+        return inner
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else float(inner)
+    if kind == "L":
+        return [decode(member) for member in inner]
+    if kind == "M":
+        return {key: decode(member) for key, member in inner.items()}
+    if kind == "SS":
+        return frozenset(inner)
+    if kind == "NULL":
+        return None
+    raise ValueError(f"attribute type {kind} is not used by this table")
+
+
+def attributes(model: BaseModel) -> dict[str, AttributeValueTypeDef]:
+    """A model's fields as item attributes, named by their aliases; what is None or empty is left out."""
+    return {name: av for name, value in model.model_dump(by_alias=True).items() if (av := encode(value)) is not None}
 
 
 def to_item(report: ReportRecord) -> dict[str, AttributeValueTypeDef]:
-    item: dict[str, AttributeValueTypeDef] = {
+    key: dict[str, AttributeValueTypeDef] = {
         "PK": {"S": report_pk(report.key_hex)},
         "SK": {"S": REPORT_SK},
         "entity": {"S": "report"},
-        "trustTier": {"N": str(int(report.trust_tier))},
-        "resources": {"L": [{"S": value} for value in report.resources]},
     }
-    for attribute, name in _REQUIRED_STRINGS.items():
-        item[name] = {"S": getattr(report, attribute)}
-    for attribute, name in _OPTIONAL_STRINGS.items():
-        value = getattr(report, attribute)
-        if value is not None:
-            item[name] = {"S": value}
-    if report.s3_objects:
-        item["s3Objects"] = {"L": [{"S": value} for value in report.s3_objects]}
-    if report.out_of_scope:
-        item["outOfScope"] = {"L": [{"S": value} for value in report.out_of_scope]}
-    if report.evidence:
-        item["evidence"] = {"L": [{"M": _evidence_item(entry)} for entry in report.evidence]}
-    if report.details:
-        item["details"] = {"S": json.dumps(report.details, separators=(",", ":"), sort_keys=True)}
-    return item
-
-
-def _evidence_item(entry: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {
-        "sha256": {"S": entry["sha256"]},
-        "md5": {"S": entry["md5"]},
-        "size": {"N": str(entry["size"])},
-        "contentType": {"S": entry["contentType"]},
-    }
+    return key | attributes(report)
 
 
 def from_item(item: Mapping[str, Any]) -> ReportRecord:
-    values: dict[str, Any] = {attribute: item[name]["S"] for attribute, name in _REQUIRED_STRINGS.items()} | {
-        attribute: item[name]["S"] for attribute, name in _OPTIONAL_STRINGS.items() if name in item
-    }
-    return ReportRecord(
-        key_hex=item["PK"]["S"].removeprefix("REPORT#"),
-        trust_tier=TrustTier(int(item["trustTier"]["N"])),
-        resources=tuple(entry["S"] for entry in item["resources"]["L"]),
-        s3_objects=tuple(entry["S"] for entry in item.get("s3Objects", {}).get("L", [])),
-        out_of_scope=tuple(entry["S"] for entry in item.get("outOfScope", {}).get("L", [])),
-        evidence=tuple(
-            {
-                "sha256": entry["M"]["sha256"]["S"],
-                "md5": entry["M"]["md5"]["S"],
-                "size": int(entry["M"]["size"]["N"]),
-                "contentType": entry["M"]["contentType"]["S"],
-            }
-            for entry in item.get("evidence", {}).get("L", [])
-        ),
-        details=json.loads(item["details"]["S"]) if "details" in item else {},
-        **values,
-    )
+    values = {name: decode(value) for name, value in item.items() if name not in _KEY_ATTRIBUTES}
+    return ReportRecord.model_validate({"key_hex": item["PK"]["S"].removeprefix("REPORT#"), **values})
+
+
+_KEY_ATTRIBUTES = frozenset({"PK", "SK", "entity"})
 
 
 # ---------------------------------------------------------------------------------------------------------------

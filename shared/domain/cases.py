@@ -2,9 +2,9 @@
 
 A case is one canonical resource in one category family. The dispatcher folds every stream batch into the cases it
 touches, one write per case per batch, so a URL reported 10,000 times costs 100 case writes, not 10,000. This module
-decides what a case is and what such a write says; the storage adapter (shared/storage.py, CaseTable) commits it.
-It is pure: no AWS, no I/O, no clock. It sees ids, canonical resources, category and type, trust tiers, principals
-(only to hash them) and times; never descriptions, contacts or evidence.
+decides what a case is and what such a write says; the storage adapter (shared/adapters/cases_table.py, CaseTable)
+commits it. It is pure: no AWS, no I/O, no clock. It sees ids, canonical resources, category and type, trust tiers,
+principals (only to hash them) and times; never descriptions, contacts or evidence.
 
 Identity
 - Family: CSAM and CSEM are their own family ("child_safety"): they are handled differently (P0, NCMEC draft,
@@ -68,7 +68,7 @@ def primary_resource(resources: Iterable[str]) -> str | None:
 
 
 def _rank(canonical: str) -> int:
-    # Stored resources are canonical already (shared/resources.py), so their spelling tells their kind.
+    # Stored resources are canonical already (shared/domain/resources.py), so their spelling tells their kind.
     if canonical.startswith("s3://"):
         return _RANK_S3
     if canonical.startswith(("http://", "https://")):

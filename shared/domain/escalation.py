@@ -3,7 +3,7 @@
 For each message (the escalation queue is FIFO, grouped by case, so one case's messages never run concurrently):
 1. read the case (consistent);
 2. child safety: find the case's preserved files (the quarantine worker's custody log), build the draft
-   (shared/ncmec.py) and write it to `ncmec/<caseId>.xml` in the evidence bucket (SSE-KMS, legal hold) unless the
+   (shared/domain/ncmec.py) and write it to `ncmec/<caseId>.xml` in the evidence bucket (SSE-KMS, legal hold) unless the
    case records that same draft already: one draft per case, updated as reports and files arrive;
 3. notify on-call when the case was never notified, or its severity rose since: one page per case and level, not
    one per report (a viral case must not page 10,000 times);

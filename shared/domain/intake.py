@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from shared.domain.answers import BatchItem, Receipt, Refusal, StatusView
 from shared.domain.callers import Caller
 from shared.domain.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
 from shared.domain.errors import (
@@ -24,7 +25,7 @@ from shared.domain.errors import (
     UnsupportedMediaType,
     requirement,
 )
-from shared.domain.reports import ReportRecord, ReportStatus, Submission
+from shared.domain.reports import ReportRecord, ReportStatus, StoredEvidence, Submission
 from shared.domain.resources import ResourceKind
 from shared.domain.xarf import parse_batch, parse_submission
 
@@ -33,37 +34,6 @@ class ReportStore(Protocol):
     def put_new(self, report: ReportRecord) -> ReportRecord | None: ...
 
     def get(self, key_hex: str) -> ReportRecord | None: ...
-
-
-@dataclass(frozen=True)
-class Receipt:
-    report_id: str
-    status: str
-    duplicate: bool
-    receipt_token: str | None
-
-    def as_json(self) -> dict[str, object]:
-        body: dict[str, object] = {"reportId": self.report_id, "status": self.status, "duplicate": self.duplicate}
-        if self.receipt_token is not None:
-            body["receiptToken"] = self.receipt_token
-        return body
-
-
-@dataclass(frozen=True)
-class StatusView:
-    report_id: str
-    status: str
-    received_at: str
-    reason_code: str | None
-    case_id: str | None
-
-    def as_json(self) -> dict[str, object]:
-        body: dict[str, object] = {"reportId": self.report_id, "status": self.status, "receivedAt": self.received_at}
-        if self.reason_code is not None:
-            body["reasonCode"] = self.reason_code
-        if self.case_id is not None:
-            body["caseId"] = self.case_id
-        return body
 
 
 def check_envelope(content_type: str | None, body_size: int, max_body_bytes: int) -> None:
@@ -125,7 +95,8 @@ def submit(
         reporter_contact=report.reporter.contact if report.reporter else None,
         reporter_domain=report.reporter.domain if report.reporter else None,
         evidence=tuple(
-            {"sha256": e.sha256, "md5": e.md5, "size": e.size, "contentType": e.content_type} for e in report.evidence
+            StoredEvidence(sha256=e.sha256, md5=e.md5, size=e.size, content_type=e.content_type)
+            for e in report.evidence
         ),
         details=report.details,
         source_format=report.source_format,
@@ -136,7 +107,7 @@ def submit(
     )
     original = store.put_new(record)
     if original is None:
-        return Receipt(record.report_id, record.status, duplicate=False, receipt_token=receipt_token)
+        return Receipt(report_id=record.report_id, status=record.status, duplicate=False, receipt_token=receipt_token)
     if key.by_token and original.content_fingerprint != key.content_fingerprint:
         raise TokenConflict(
             "This clientToken was already used for a different report.",
@@ -144,8 +115,8 @@ def submit(
         )
     # Only a token-derived receipt can be handed out again; a random one exists solely as its hash.
     return Receipt(
-        original.report_id,
-        original.status,
+        report_id=original.report_id,
+        status=original.status,
         duplicate=True,
         receipt_token=receipt_token if key.by_token else None,
     )
@@ -160,15 +131,20 @@ class BatchResult:
     receipt: Receipt | None = None
     refusal: DomainError | None = None
 
+    def answer(self) -> BatchItem:
+        receipt, refusal = self.receipt, self.refusal
+        return BatchItem(
+            index=self.index,
+            status=self.status,  # 202, 409, 422 or 503 by construction: validated here all the same
+            report_id=receipt.report_id if receipt else None,
+            report_status=receipt.status if receipt else None,
+            duplicate=receipt.duplicate if receipt else None,
+            receipt_token=receipt.receipt_token if receipt else None,
+            unmet_requirements=Refusal.of(refusal).unmet_requirements if refusal else None,
+        )
+
     def as_json(self) -> dict[str, object]:
-        body: dict[str, object] = {"index": self.index, "status": self.status}
-        if self.receipt is not None:
-            body |= self.receipt.as_json()
-            body["status"] = self.status
-            body["reportStatus"] = self.receipt.status
-        if self.refusal is not None:
-            body["unmetRequirements"] = [r.as_json() for r in self.refusal.requirements]
-        return body
+        return self.answer().as_json()
 
 
 BATCH_CONCURRENCY = 8  # parallel conditional writes; each item still costs exactly one

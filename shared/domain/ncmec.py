@@ -1,6 +1,6 @@
 """CyberTipline report drafts: the XML that NCMEC's reporting API takes, built from a case and its preserved files.
 
-Shaped after NCMEC's published schema (report.cybertip.org/ispws, REFERENCE.md): a `report` root whose children come
+Shaped after NCMEC's published schema (report.cybertip.org/ispws): a `report` root whose children come
 in the order the schema requires (incidentSummary, internetDetails, reporter, additionalInfo; the optional ones we
 have nothing for are left out), then one `fileDetails` per preserved file version, its children in the order the
 /fileinfo call takes them. NCMEC assigns `reportId` at /submit and `fileId` at /upload, so the draft carries neither:

@@ -9,7 +9,7 @@ One object version at a time, in this order, every step safe to repeat:
    already there (a redelivery, a second report, a crash after the copy);
 4. verify: the copy's SHA-256 equals the source's, sizes agree, the hold is on, retention is GOVERNANCE and reaches a
    year from now, the copy is encrypted with the evidence key; record the MD5 too (NCMEC asks for it);
-5. append custody events (shared/custody.py) for what was done: preserved, verified;
+5. append custody events (shared/adapters/custody_log.py) for what was done: preserved, verified;
 6. only then, if policy says so, restrict the original reversibly: add the `abuse-intake:quarantine` tag to that exact
    version; a bucket-policy deny on the tag (`protected_bucket_policy`) does the enforcing.
 
@@ -23,9 +23,10 @@ Retention is a legal hold plus GOVERNANCE mode for at least `retention_days` (RE
 COMPLIANCE: 18 U.S.C. 2258B also requires destruction on a law-enforcement request, which COMPLIANCE would make
 impossible. `release` and `destroy` are the analyst's follow-ups, each with its custody event.
 
-This module is the domain: it imports no AWS code. S3 comes in as an `ObjectStore` (shared/evidence.py) and the
-custody log as a `CustodyRecorder` (shared/custody.py). It never reads an object's body itself, never logs keys or
-contents, and never sets `viewedByHuman` to anything but false: no person sees a file through this code.
+This module is the domain: it imports no AWS code. S3 comes in as an `ObjectStore` (shared/adapters/evidence_bucket.py)
+and the custody log as a `CustodyRecorder` (shared/adapters/custody_log.py). It never reads an object's body itself,
+never logs keys or contents, and never sets `viewedByHuman` to anything but false: no person sees a file through this
+code.
 """
 
 from __future__ import annotations

@@ -1,19 +1,23 @@
-"""Abuse reports: XARF v4 (or v3, converted) in, one internal `Report` out.
+"""What a report is: the incident a reporter described (`Report`) and the report as stored (`ReportRecord`).
 
-This module owns what a valid report is. It parses the raw body once (duplicate JSON keys refused, since two parsers
-reading one document differently is how a filter gets bypassed), validates it with pydantic against the XARF v4 core
-and the per-type rules generated from the XARF schemas (shared/xarf_vocabulary.py), canonicalizes every resource the
-report names, and explains every refusal as `UnmetRequirement`s pointing into the body. It never imports AWS code,
-never fetches anything a report names and never logs report content.
+`ReportRecord` is the one model of a stored report: the table's item codec (shared.adapters.reports_table) writes and
+reads it field by field from this model (attribute names are the fields' camelCase aliases), the status answers are
+built from it, and the stream consumers decode it. Adding a field here adds it everywhere. Parsing what reporters send
+(XARF, the web form) into a `Report` is shared.domain.xarf's and shared.domain.webform's job; this module is
+vocabulary-free, so the workers that load it never load the XARF parser.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
 
 from shared.domain.callers import TrustTier
 from shared.domain.resources import Resource
@@ -82,11 +86,38 @@ class Submission:
     correlation_id: str | None = None
 
 
-@dataclass(frozen=True)
-class ReportRecord:
-    """A report as stored: the internal Report flattened, plus what intake decided about it."""
+def _json_text(value: Mapping[str, Any]) -> str | None:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True) if value else None
 
-    key_hex: str
+
+def _from_json_text(value: Any) -> Any:
+    if value is None:
+        return {}
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# Type-specific XARF fields: stored as one JSON string, so that any shape a reporter sends (numbers, nulls, nesting)
+# round-trips exactly and counts once against the item budget.
+JsonText = Annotated[dict[str, Any], BeforeValidator(_from_json_text), PlainSerializer(_json_text)]
+
+
+class StoredEvidence(BaseModel):
+    """What the report item keeps of one evidence payload: its digests, never its bytes."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    sha256: str
+    md5: str
+    size: int
+    content_type: str
+
+
+class ReportRecord(BaseModel):
+    """A report as stored: the incident flattened, plus what intake decided about it and what the pipeline set."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    key_hex: str = Field(exclude=True)  # the item's key (PK = REPORT#<key_hex>), not an attribute of its own
     report_id: str
     status: str
     received_at: str
@@ -106,8 +137,8 @@ class ReportRecord:
     reporter_org: str | None = None
     reporter_contact: str | None = None
     reporter_domain: str | None = None
-    evidence: tuple[Mapping[str, Any], ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)
+    evidence: tuple[StoredEvidence, ...] = ()
+    details: JsonText = Field(default_factory=dict)
     external_id: str | None = None
     correlation_id: str | None = None
     case_id: str | None = None

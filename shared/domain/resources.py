@@ -1,7 +1,7 @@
 """Canonical spellings for the resources an abuse report names: URLs, IP addresses, domains and S3 objects.
 
 Why this exists: the intake deduplicates reports and the dispatcher aggregates them into one case per resource
-(DESIGN.md, "The path of one report", items 1-3). That only works if the same thing always has exactly one
+(README.md, "After a report is accepted"). That only works if the same thing always has exactly one
 spelling, whatever the reporter typed: `HTTPS://Example.COM:443/a/./b#x` and `https://example.com/a/b` are one
 resource, and `https://bucket.s3.us-east-1.amazonaws.com/k` and `s3://bucket/k` are one S3 object. Input that is
 hostile or ambiguous (control and bidi characters, numeric IP spellings that browsers read differently, ARNs,

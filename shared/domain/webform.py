@@ -1,7 +1,7 @@
 """The public report form's domain: its fields, their rules and messages, and what a person typed -> a Report.
 
 The form is the way in for people without an API client: anonymous allowed, on a phone, with a screen reader, with or
-without JavaScript (DESIGN.md, "Who uses it"). It is not a XARF document, so it does not pretend to be one: it builds
+without JavaScript (README.md, "Web form"). It is not a XARF document, so it does not pretend to be one: it builds
 the internal `Report` directly (source_format "form") and hands it to the same `shared.domain.intake.submit` as the API,
 applying the same rules on the way: resources through `shared.resources` (so a URL typed here and the same URL in a
 partner's XARF are one resource), text hygiene from `shared.text`, the XARF category/type vocabulary, and the
@@ -16,11 +16,11 @@ the fields appear, so a page can show each next to its field and in a summary. A
 the form as a whole.
 
 Idempotency: every rendering of the form carries a fresh random nonce in a hidden field, sent as the submission's
-clientToken. A double click, a reload of the answer page or a browser retry after a lost response repeats the nonce,
-so intake answers with the same report and, because the receipt is derived from the clientToken (shared/dedupe.py),
+clientToken. A double click, a reload of the answer page or a browser retry after a lost response repeats the nonce, so
+intake answers with the same report and, because the receipt is derived from the clientToken (shared/domain/dedupe.py),
 the same receipt token. Without it, a repeat would be a content duplicate whose random receipt cannot be shown again,
-and two strangers reporting the same phishing URL in the same words would be folded into one report, the second
-getting no receipt at all.
+and two strangers reporting the same phishing URL in the same words would be folded into one report, the second getting
+no receipt at all.
 
 This module never imports AWS code, never renders HTML (functions/webform/pages.py does, escaping every value) and
 never logs what people typed.
@@ -73,8 +73,8 @@ class Choice:
         return (self.category, self.type) == ("content", "csam")
 
 
-# A human subset of XARF v4, in the order people are most likely to need it. There is no "Other": XARF has no such
-# type, and every report must land on a row of the policy table (shared/policy.py); the explanation carries what the
+# A human subset of XARF v4, in the order people are most likely to need it. There is no "Other": XARF has no such type,
+# and every report must land on a row of the policy table (shared/domain/policy.py); the explanation carries what the
 # closest choice does not say.
 CHOICES: tuple[Choice, ...] = (
     Choice(

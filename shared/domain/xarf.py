@@ -28,7 +28,7 @@ MAX_DETAILS_CHARS = 4096  # type-specific fields kept on the item; the item must
 URL_FIELDS = ("url", "infringing_url")
 MAX_BATCH = 100  # submissions per batch request
 
-# CSAM bytes are never transmitted (REFERENCE.md): such reports carry URLs and hashes only.
+# CSAM bytes are never transmitted (the AWS Abuse Signal API's rule): such reports carry URLs and hashes only.
 PAYLOAD_FORBIDDEN_TYPES = frozenset({("content", "csam"), ("content", "csem")})
 
 

@@ -301,15 +301,7 @@ def _variant(stored: dict[str, Any], n: int) -> dict[str, Any]:
     record = from_item(stored)
     key = f"{n:020x}"
     report_id = record.report_id[:10] + f"{n:016X}".replace("I", "J").replace("L", "M").replace("O", "P")
-    return to_item(
-        type(record)(
-            **{
-                **{f: getattr(record, f) for f in record.__dataclass_fields__},
-                "key_hex": key,
-                "report_id": report_id,
-            }
-        )
-    )
+    return to_item(record.model_copy(update={"key_hex": key, "report_id": report_id}))
 
 
 def _count_requests(queue_url: str) -> Counter[str]:

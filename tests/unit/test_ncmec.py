@@ -32,7 +32,7 @@ CASE = CaseState(
 FILE = DraftFile(source_uri=OBJECT, version_id="v1", sha256="ab" * 32, md5="cd" * 16)
 CONTACT = "trust-and-safety@cloud.example"
 
-# NCMEC's schema fixes the order of a report's children (REFERENCE.md); these are the ones a draft can carry.
+# NCMEC's schema fixes the order of a report's children (its reporting API's XSD); these are the ones a draft can carry.
 REPORT_ORDER = ["incidentSummary", "internetDetails", "reporter", "additionalInfo", "fileDetails"]
 FILE_ORDER = [
     "originalFileName",

@@ -1,4 +1,4 @@
-"""One spelling per resource, and a machine-readable reason for every refusal (shared/resources.py)."""
+"""One spelling per resource, and a machine-readable reason for every refusal (shared/domain/resources.py)."""
 
 from __future__ import annotations
 

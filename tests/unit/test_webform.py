@@ -331,7 +331,9 @@ def test_a_decision_is_worded_for_the_reporter():
     store = MemoryReportStore()
     receipt = webform.send(filled(), store, now=NOW)
     record = only_record(store)
-    store.items[record.key_hex] = replace(record, status="COMPLETED", reason_code="NOT_RESOLVABLE_TO_AWS")
+    store.items[record.key_hex] = record.model_copy(
+        update={"status": "COMPLETED", "reason_code": "NOT_RESOLVABLE_TO_AWS"}
+    )
     view = status(receipt.report_id, ANONYMOUS, receipt.receipt_token, store)
     state, decision = webform.wording(view)
     assert state.title == "Decision made" and decision is not None and "not hosted by us" in decision

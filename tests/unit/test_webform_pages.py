@@ -143,8 +143,8 @@ def test_a_form_level_notice_is_in_the_summary_without_a_link():
 
 
 def test_every_link_form_and_asset_keeps_the_stage_prefix():
-    receipt = Receipt("01KB2X3Y4Z5A6B7C8D9E0F1G2H", "QUEUED", duplicate=False, receipt_token="tok")
-    view = StatusView("01KB2X3Y4Z5A6B7C8D9E0F1G2H", "QUEUED", "2026-11-26T10:00:00.000Z", None, None)
+    receipt = Receipt(report_id="01KB2X3Y4Z5A6B7C8D9E0F1G2H", status="QUEUED", duplicate=False, receipt_token="tok")
+    view = StatusView(report_id="01KB2X3Y4Z5A6B7C8D9E0F1G2H", status="QUEUED", received_at="2026-11-26T10:00:00.000Z")
     for markup in (
         pages.report_form(ReportForm.blank(), base="/live"),
         pages.confirmation(receipt, ReportForm(kind="csam"), base="/live"),
@@ -158,7 +158,7 @@ def test_every_link_form_and_asset_keeps_the_stage_prefix():
 
 
 def test_the_confirmation_shows_the_id_and_token_and_posts_them_to_the_status_page():
-    receipt = Receipt("01KB2X3Y4Z5A6B7C8D9E0F1G2H", "QUEUED", duplicate=True, receipt_token="tok-123")
+    receipt = Receipt(report_id="01KB2X3Y4Z5A6B7C8D9E0F1G2H", status="QUEUED", duplicate=True, receipt_token="tok-123")
     page = Page(pages.confirmation(receipt, ReportForm(kind="csam"), base=""))
     (status_form,) = page.all("form")
     assert (status_form["method"], status_form["action"]) == ("post", "/status")
@@ -169,7 +169,13 @@ def test_the_confirmation_shows_the_id_and_token_and_posts_them_to_the_status_pa
 
 
 def test_a_completed_report_shows_the_decision_and_the_redress():
-    view = StatusView("01KB2X3Y4Z5A6B7C8D9E0F1G2H", "COMPLETED", "2026-11-26T10:00:00.000Z", "ACTIONED", "c1")
+    view = StatusView(
+        report_id="01KB2X3Y4Z5A6B7C8D9E0F1G2H",
+        status="COMPLETED",
+        received_at="2026-11-26T10:00:00.000Z",
+        reason_code="ACTIONED",
+        case_id="c1",
+    )
     markup = pages.status_result(view, "tok", base="")
     assert "Decision made" in markup and "We took action" in markup and webform.REDRESS in markup
     assert "2026-11-26 10:00 UTC" in markup
