@@ -280,10 +280,11 @@ def read_post(headers: Mapping[str, str], body: str | None, *, base64_encoded: b
     check_same_origin(
         headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host"), headers.get("x-forwarded-proto")
     )
+    content_type = headers.get("content-type")
     if not base64_encoded:
-        return (body or "").encode("utf-8", "surrogatepass"), headers.get("content-type")
+        return (body or "").encode("utf-8", "surrogatepass"), content_type
     try:
-        return base64.b64decode(body or "", validate=True), headers.get("content-type")
+        return base64.b64decode(body or "", validate=True), content_type
     except ValueError:
         raise MalformedBody(
             "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded")]
@@ -300,8 +301,7 @@ PROBLEM_TITLES = {
 NOT_FOUND_PAGE = ("Page not found", "There is nothing at this address.")
 UNAVAILABLE_PAGE = ("Sorry, please try again", "We could not look this up just now.")
 
-# Every page's headers. Pages are never cached: each form carries its own nonce (a cached page would hand two people
-# one clientToken), and the others show receipt tokens.
+# The headers of every page we serve (the form's; the API docs' with their own policy), assets included.
 SECURITY_HEADERS = {
     # Only this origin's own script and style; no framing, no <base>, forms post only here.
     "Content-Security-Policy": (

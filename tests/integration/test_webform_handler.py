@@ -3,6 +3,7 @@ template in moto."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -178,6 +179,17 @@ def test_posts_that_are_not_this_pages_form_get_a_plain_error_page(world, header
     assert answer == status and answer_headers["content-type"] == "text/html; charset=utf-8"
     assert_security_headers(answer_headers)
     assert "<h1" in body and table_items(world) == []
+
+
+def test_a_body_api_gateway_passed_as_base64_is_read_and_broken_base64_is_a_plain_400(world):
+    event = load_event("webform_submit.json")
+    encoded = {**event, "isBase64Encoded": True, "body": base64.b64encode(event["body"].encode()).decode()}
+    status, body, _ = invoke(encoded)
+    assert status == 200 and text_of(body, "report-id")
+    status, body, headers = invoke({**encoded, "body": "not base64!"})
+    assert status == 400 and "Sorry, we could not read the form" in body
+    assert_security_headers(headers)
+    assert len(table_items(world)) == 1
 
 
 def test_when_the_table_is_unavailable_the_form_comes_back_with_what_was_typed(world, monkeypatch):
