@@ -1,5 +1,5 @@
-"""The partner API's OpenAPI 3.1 document, generated from the same pydantic models that validate requests, and a
-plain HTML page that renders it for people.
+"""The partner API's OpenAPI 3.1 document, generated from the same pydantic models that validate requests (rendered
+for people by functions/intake/docs.py from functions/intake/templates/docs.html).
 
 Imported only by the routes that serve it, so the schema generation never weighs on a reporter's cold start. The
 response models are shared.domain.answers, the classes the handlers serialize; the schemathesis run in tests/e2e
@@ -8,7 +8,6 @@ checks every answer of the running service against this document.
 
 from __future__ import annotations
 
-import html
 from functools import cache
 from typing import Any, Literal
 
@@ -155,31 +154,3 @@ def document() -> dict[str, Any]:
             },
         },
     }
-
-
-@cache
-def docs_page() -> str:
-    """The document for people: every operation, what it takes and every answer it can give. No scripts."""
-    spec = document()
-    sections = []
-    for path, operations in spec["paths"].items():
-        for method, operation in operations.items():
-            answers = "".join(
-                f"<li><code>{html.escape(code)}</code> {html.escape(answer['description'])}</li>"
-                for code, answer in operation["responses"].items()
-            )
-            sections.append(
-                f"<section><h2><code>{method.upper()} {html.escape(path)}</code></h2>"
-                f"<p>{html.escape(operation['summary'])}</p><h3>Answers</h3><ul>{answers}</ul></section>"
-            )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(spec['info']['title'])}</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem}"
-        "code{background:#f3f3f3;padding:0 .2em}</style></head><body>"
-        f"<h1>{html.escape(spec['info']['title'])}</h1><p>{html.escape(spec['info']['description'])}</p>"
-        '<p>Machine-readable: <a href="openapi.json">openapi.json</a> (OpenAPI 3.1).</p>'
-        + "".join(sections)
-        + "</body></html>"
-    )

@@ -1,20 +1,17 @@
-"""Lambda adapter for the public web form: read the request, call shared.webform, answer HTML. No boto3 here.
+"""Lambda adapter for the public web form: read the request, call shared.webform, answer with functions.webform.pages.
+No boto3 here.
 
 Routes (all public: no IAM, no API key; a WAF rate-based rule in the template limits POSTs per IP):
     GET  /               the report form
     POST /               send it: the confirmation page, or the form again with each error next to its field
     GET  /status         the status form: report reference + receipt token
     POST /status         the status; the token travels in the body, never in a URL (history, logs, Referer)
-    GET  /assets/{name}  app.css and app.js (the CSP allows no inline code)
+    GET  /assets/{name}  app.css, app.js and favicon.svg (the CSP allows no inline code)
 
-Every answer carries the security headers below. Pages are never cached: each form carries its own nonce (a cached
-page would hand two people one clientToken), and the others show receipt tokens.
+A refusal is any DomainError: its class says the status, and pages.refusal shows the form that was sent again (kept
+in the resolver's context by the route that read it) or a plain page when none was read.
 """
 
-from __future__ import annotations
-
-import base64
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,45 +24,11 @@ from functions.webform import pages
 from shared.adapters.reports_table import ReportTable
 from shared.config import settings
 from shared.domain import webform
-from shared.domain.errors import (
-    DomainError,
-    InvalidReport,
-    MalformedBody,
-    PayloadTooLarge,
-    ReportNotFound,
-    StoreUnavailable,
-    TokenConflict,
-    UnsupportedMediaType,
-    requirement,
-)
+from shared.domain.errors import DomainError, StoreUnavailable
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
 app = APIGatewayRestResolver()
-
-SECURITY_HEADERS = {
-    # Only this origin's own script and style; no framing, no <base>, forms post only here.
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-}
-HTML = "text/html; charset=utf-8"
-
-# Refusals that are not about one field: a plain page saying what to do.
-PROBLEM_PAGES: dict[type[DomainError], tuple[int, str]] = {
-    MalformedBody: (400, "Sorry, we could not read the form"),
-    webform.CrossSiteRequest: (403, "Send the report from our own form"),
-    PayloadTooLarge: (413, "The report is too long"),
-    UnsupportedMediaType: (415, "Sorry, we could not read the form"),
-}
 
 
 def _table() -> ReportTable:
@@ -73,118 +36,66 @@ def _table() -> ReportTable:
 
 
 def _base() -> str:
+    return webform.base_path(app.current_event.headers.get("host"), app.current_event.request_context.stage)
+
+
+def _posted() -> tuple[bytes, str | None]:
     event = app.current_event
-    return webform.base_path(event.headers.get("host"), event.request_context.stage)
-
-
-def _page(status: int, body: str, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=HTML,
-        body=body,
-        headers={**SECURITY_HEADERS, "Cache-Control": "no-store", **(headers or {})},
-    )
-
-
-def _form_body() -> bytes:
-    """The POSTed body, once the browser's headers say it was sent from our own page (size and media type are
-    shared.domain.webform.read_fields' to check)."""
-    event = app.current_event
-    headers = event.headers
-    webform.check_same_origin(headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host"))
-    body = event.body or ""
-    if event.is_base64_encoded:
-        try:
-            return base64.b64decode(body, validate=True)
-        except ValueError:
-            raise MalformedBody(
-                "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded")]
-            ) from None
-    return body.encode("utf-8", "surrogatepass")
+    return webform.read_post(event.headers, event.body, base64_encoded=event.is_base64_encoded)
 
 
 @app.get("/")
 def show_form() -> Response[str]:
     metrics.add_metric(name="FormsShown", unit=MetricUnit.Count, value=1)  # with NewReports: how many get through
-    return _page(200, pages.report_form(webform.ReportForm.blank(), base=_base()))
+    return pages.page(200, pages.report_form(webform.ReportForm.blank(), base=_base()))
 
 
 @app.post("/")
 def send_form() -> Response[str]:
-    form = webform.read_report_form(_form_body(), app.current_event.headers.get("content-type"))
-    base = _base()
-    try:
-        receipt = webform.send(form, _table(), protected_buckets=settings().protected_buckets, now=datetime.now(UTC))
-    except InvalidReport as refusal:
-        logger.info("form refused", extra={"codes": sorted({r.code for r in refusal.requirements})})
-        metrics.add_metric(name="FormsRefused", unit=MetricUnit.Count, value=1)
-        return _page(422, pages.report_form(form.for_display(), base=base, problems=refusal.requirements))
-    except TokenConflict:
-        # The page was sent before with other answers (edited after Back). That report stands; these answers become
-        # a new one when sent again, under a fresh nonce.
-        logger.info("form nonce reused for new content")
-        return _page(409, pages.report_form(form.with_new_nonce(), base=base, notice=webform.SENT_BEFORE))
-    except StoreUnavailable as error:
-        # Nothing was stored; the same nonce makes the retry safe, so the person just sends again.
-        logger.warning("store unavailable", extra={"reason": str(error)})
-        return _page(
-            503, pages.report_form(form.for_display(), base=base, notice=webform.UNAVAILABLE), {"Retry-After": "1"}
-        )
+    form = app.context["form"] = webform.read_report_form(*_posted())
+    receipt = webform.send(form, _table(), protected_buckets=settings().protected_buckets)
     logger.append_keys(report_id=receipt.report_id)
     logger.info("form report received", extra={"duplicate": receipt.duplicate, "kind": form.kind})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)
-    return _page(200, pages.confirmation(receipt, form, base=base))
+    return pages.page(200, pages.confirmation(receipt, form, base=_base()))
 
 
 @app.get("/status")
 def show_status_form() -> Response[str]:
-    return _page(200, pages.status_form(webform.StatusForm(), base=_base()))
+    return pages.page(200, pages.status_form(webform.StatusForm(), base=_base()))
 
 
 @app.post("/status")
 def show_status() -> Response[str]:
-    form = webform.read_status_form(_form_body(), app.current_event.headers.get("content-type"))
-    base = _base()
+    form = app.context["form"] = webform.read_status_form(*_posted())
     metrics.add_metric(name="StatusLookups", unit=MetricUnit.Count, value=1)
-    try:
-        view = webform.lookup(form, _table())
-    except (InvalidReport, ReportNotFound) as refusal:
-        status = 404 if isinstance(refusal, ReportNotFound) else 422
-        return _page(status, pages.status_form(form, base=base, problems=refusal.requirements))
-    return _page(200, pages.status_result(view, form.receipt_token.strip(), base=base))
+    view = webform.lookup(form, _table())
+    return pages.page(200, pages.status_result(view, form.receipt_token.strip(), base=_base()))
 
 
 @app.get("/assets/<name>")
 def asset(name: str) -> Response[str]:
-    content = pages.ASSETS.get(name)
-    if content is None:
-        return _page(404, pages.problem_page("Page not found", "There is nothing at this address.", base=_base()))
-    # The URL carries the content's hash, so a browser may keep it for a year; a new version gets a new URL.
-    return Response(
-        status_code=200,
-        content_type=pages.ASSET_TYPES[name],
-        body=content.decode("utf-8"),
-        headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"},
-    )
-
-
-@app.exception_handler(DomainError)
-def refuse(error: DomainError) -> Response[str]:
-    status, title = next((v for kind, v in PROBLEM_PAGES.items() if isinstance(error, kind)), (400, "Bad request"))
-    logger.info("request refused", extra={"status": status, "codes": sorted({r.code for r in error.requirements})})
-    return _page(status, pages.problem_page(title, error.message, base=_base()))
-
-
-@app.exception_handler(StoreUnavailable)
-def unavailable(error: StoreUnavailable) -> Response[str]:
-    logger.warning("store unavailable", extra={"reason": str(error)})
-    body = pages.problem_page("Sorry, please try again", "We could not look this up just now.", base=_base())
-    return _page(503, body, {"Retry-After": "1"})
+    return pages.asset(name, base=_base())
 
 
 @app.not_found
 def not_found(_: Exception) -> Response[str]:
-    return _page(404, pages.problem_page("Page not found", "There is nothing at this address.", base=_base()))
+    return pages.page(404, pages.not_found(base=_base()))
+
+
+@app.exception_handler(DomainError)
+def refuse(error: DomainError) -> Response[str]:
+    logger.info("request refused", extra={"status": error.status, "codes": sorted(r.code for r in error.requirements)})
+    if isinstance(form := app.context.get("form"), webform.ReportForm):  # with FormsShown: where people give up
+        metrics.add_metric(name="FormsRefused", unit=MetricUnit.Count, value=1)
+    return pages.page(error.status, pages.refusal(error, form, base=_base()))
+
+
+@app.exception_handler(StoreUnavailable)
+def unavailable(error: StoreUnavailable) -> Response[str]:
+    logger.warning("store unavailable", extra={"reason": str(error)})  # a DynamoDB error code, never request data
+    body = pages.unavailable(app.context.get("form"), base=_base())
+    return pages.page(error.status, body, {"Retry-After": str(error.retry_after_seconds)})
 
 
 # clear_state: a warm container must not stamp the previous request's report id on this one's logs.

@@ -22,14 +22,17 @@ the same receipt token. Without it, a repeat would be a content duplicate whose 
 and two strangers reporting the same phishing URL in the same words would be folded into one report, the second getting
 no receipt at all.
 
-This module never imports AWS code, never renders HTML (functions/webform/pages.py does, escaping every value) and
-never logs what people typed.
+This module never imports AWS code, never renders HTML (functions/webform/templates/ do, autoescaped) and never logs
+what people typed. It holds what the pages say that is not markup: the wording of notices, problems and statuses, and
+the security headers every page is served with.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -43,6 +46,7 @@ from shared.domain.errors import (
     MalformedBody,
     PayloadTooLarge,
     ReportNotFound,
+    TokenConflict,
     UnmetRequirement,
     UnsupportedMediaType,
     requirement,
@@ -173,6 +177,8 @@ SENT_BEFORE = (
     "Check these answers and send them again to make a new report."
 )
 UNAVAILABLE = "We could not save your report just now, and nothing was sent. Please try again in a moment."
+# What a refused form says above its fields, by the refusal's code; any other refusal lists its problems instead.
+NOTICES = {TokenConflict.code: SENT_BEFORE}
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,11 @@ class ReportForm:
     def with_new_nonce(self) -> ReportForm:
         return replace(self, nonce=new_nonce())
 
+    def after_refusal(self, code: str) -> ReportForm:
+        """The form to show again after a refusal: a nonce already spent on another report is replaced, so these
+        answers become a new report when sent again."""
+        return self.with_new_nonce() if code == TokenConflict.code else self.for_display()
+
 
 @dataclass(frozen=True)
 class StatusForm:
@@ -227,7 +238,9 @@ class CrossSiteRequest(DomainError):
     code = "rule.request.cross_site"
 
 
-def check_same_origin(sec_fetch_site: str | None, origin: str | None, host: str | None) -> None:
+def check_same_origin(
+    sec_fetch_site: str | None, origin: str | None, host: str | None, forwarded_proto: str | None = None
+) -> None:
     """Refuse a POST that a browser sent on another site's behalf.
 
     The form has no session, cookie or authority to steal, so this is not the usual CSRF defence. It is there because
@@ -236,6 +249,10 @@ def check_same_origin(sec_fetch_site: str | None, origin: str | None, host: str 
     (Sec-Fetch-Site: cross-site); older ones send an Origin that is not ours. A request with neither comes from a
     client that is not a browser, which could post from its own addresses anyway, so it passes. No token is needed:
     a double-submit token would cost a cookie and prove nothing these headers do not.
+
+    An origin is scheme, host and port: http://our-host is another origin than https://our-host (a page served over
+    plain HTTP, which anyone on the path can rewrite). Our scheme is the one API Gateway saw, X-Forwarded-Proto
+    (https on AWS, http on the local stack); without that header, https, the only scheme the stage serves.
     """
     site = (sec_fetch_site or "").strip().lower()
     if site:
@@ -247,12 +264,59 @@ def check_same_origin(sec_fetch_site: str | None, origin: str | None, host: str 
         )
     if origin is None:
         return
-    netloc = urlsplit(origin.strip()).netloc.lower() if origin.strip() != "null" else "null"
-    if not host or netloc != host.strip().lower():
+    scheme = (forwarded_proto or "").split(",", 1)[0].strip().lower()
+    ours = f"{scheme if scheme in ('http', 'https') else 'https'}://{(host or '').strip().lower()}"
+    sent = urlsplit(origin.strip()) if origin.strip() != "null" else None
+    if not host or sent is None or f"{sent.scheme.lower()}://{sent.netloc.lower()}" != ours:
         raise CrossSiteRequest(
             "Send the report from this site's own form.",
             [requirement("", "rule.request.cross_origin", "Origin is not this site")],
         )
+
+
+def read_post(headers: Mapping[str, str], body: str | None, *, base64_encoded: bool | None) -> tuple[bytes, str | None]:
+    """The POSTed body as bytes and its Content-Type, once the browser's headers say it was sent from our own page
+    (size and media type are `read_fields`' to check). `headers` must look names up case-insensitively, as API
+    Gateway events' do."""
+    check_same_origin(
+        headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host"), headers.get("x-forwarded-proto")
+    )
+    content_type = headers.get("content-type")
+    if not base64_encoded:
+        return (body or "").encode("utf-8", "surrogatepass"), content_type
+    try:
+        return base64.b64decode(body or "", validate=True), content_type
+    except ValueError:
+        raise MalformedBody(
+            "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded")]
+        ) from None
+
+
+# The heading of the plain page for a request that is not one our form sends, by the refusal's code.
+PROBLEM_TITLES = {
+    MalformedBody.code: "Sorry, we could not read the form",
+    CrossSiteRequest.code: "Send the report from our own form",
+    PayloadTooLarge.code: "The report is too long",
+    UnsupportedMediaType.code: "Sorry, we could not read the form",
+}
+NOT_FOUND_PAGE = ("Page not found", "There is nothing at this address.")
+UNAVAILABLE_PAGE = ("Sorry, please try again", "We could not look this up just now.")
+
+# The headers of every page we serve (the form's; the API docs' with their own policy), assets included.
+SECURITY_HEADERS = {
+    # Only this origin's own script and style; no framing, no <base>, forms post only here.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+}
 
 
 def base_path(host: str | None, stage: str | None) -> str:
@@ -479,16 +543,27 @@ def _incident_time(when: str, tz_offset: str, now: datetime, problems: list[Unme
         local = datetime.fromisoformat(value)
         if abs(minutes) > _MAX_OFFSET_MINUTES:
             raise ValueError("offset out of range")
-        moment = local.replace(tzinfo=timezone(timedelta(minutes=minutes))).astimezone(UTC)
     except ValueError:  # 2025-02-30, hour 25, an offset no zone has
         problems.append(requirement("/when", "rule.when.malformed", "Enter a real date and time"))
         return now, "time_of_report"
-    # The API's window (shared.reports): not in the future, not over a year old.
-    if moment > now + MAX_CLOCK_SKEW:
-        problems.append(requirement("/when", "rule.when.in_future", "The date and time must be in the past"))
-    elif moment < now - MAX_INCIDENT_AGE:
-        problems.append(requirement("/when", "rule.when.too_old", "The date must be within the last 12 months"))
+    # The API's window (shared.reports): not in the future, not over a year old. The year is checked before any
+    # arithmetic: 0001-01-01 or 9999-12-31 moved by an offset is a time no datetime can hold (OverflowError), and a
+    # year either side of now is outside the window in every zone.
+    if abs(local.year - now.year) > 1:
+        outside = "in_future" if local.year > now.year else "too_old"
+    else:
+        moment = local.replace(tzinfo=timezone(timedelta(minutes=minutes))).astimezone(UTC)
+        outside = "in_future" if moment > now + MAX_CLOCK_SKEW else "too_old" if moment < now - MAX_INCIDENT_AGE else ""
+    if outside:
+        problems.append(requirement("/when", f"rule.when.{outside}", _OUTSIDE_WINDOW[outside]))
+        return now, "time_of_report"
     return moment, "reporter_local" if offset else "utc_assumed"
+
+
+_OUTSIDE_WINDOW = {
+    "in_future": "The date and time must be in the past",
+    "too_old": "The date must be within the last 12 months",
+}
 
 
 def _name(text: str, problems: list[UnmetRequirement]) -> str:
@@ -517,6 +592,14 @@ def _email(text: str, problems: list[UnmetRequirement]) -> str:
             )
         )
     return value
+
+
+def errors_by_field(problems: Sequence[UnmetRequirement]) -> dict[str, str]:
+    """Field name -> its first message ("" for the form as a whole): one message per field, as GOV.UK advises."""
+    found: dict[str, str] = {}
+    for problem in problems:
+        found.setdefault(problem.path.lstrip("/"), problem.message)
+    return found
 
 
 def _sentence(message: str) -> str:
@@ -571,6 +654,11 @@ REASON_WORDING: dict[str, str] = {
 REDRESS = (
     "If you disagree with this decision, you can send a new report explaining why, or seek redress before a court."
 )
+
+
+def readable_time(iso: str) -> str:
+    """An ISO time as "2026-11-26 10:00 UTC": unambiguous in every locale, no month names to translate."""
+    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
 
 
 def wording(view: intake.StatusView) -> tuple[StatusWording, str | None]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -274,3 +276,25 @@ def test_the_openapi_document_describes_every_route_of_the_template(world):
     assert intake_routes == documented
     refusal = document["paths"]["/v1/reports"]["post"]["responses"]["422"]
     assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/Refusal")
+
+
+def test_the_docs_page_is_served_with_the_forms_security_headers_and_only_its_own_style(world):
+    event = load_event("get_report.json")
+    event["path"] = event["requestContext"]["path"] = "/v1/docs"
+    answer = lambda_handler(event, Context())
+    headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
+    headers |= {k.lower(): ",".join(v) for k, v in (answer.get("multiValueHeaders") or {}).items()}
+    body = answer["body"]
+    assert answer["statusCode"] == 200 and headers["content-type"] == "text/html; charset=utf-8"
+    assert "POST /v1/reports/batch" in body
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer" and "camera=()" in headers["permissions-policy"]
+    assert headers["cache-control"].startswith("public, max-age=")
+    policy = dict(directive.split(" ", 1) for directive in headers["content-security-policy"].split("; "))
+    assert policy["default-src"] == "'none'" and "script-src" not in policy, "no script at all"
+    assert (policy["frame-ancestors"], policy["base-uri"]) == ("'none'", "'none'")
+    # The browser applies the page's style only if its hash is the one the policy names; nothing inline is allowed.
+    (style,) = re.findall(r"<style>(.*?)</style>", body, flags=re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert policy["style-src"] == f"'sha256-{digest}'"

@@ -3,6 +3,7 @@ template in moto."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -125,6 +126,35 @@ def test_refused_answers_come_back_with_each_error_and_what_was_typed(world):
     assert table_items(world) == []
 
 
+@pytest.mark.parametrize(
+    ("when", "tz_offset", "message"),
+    [
+        ("0001-01-01T00:00", "60", "The date must be within the last 12 months"),
+        ("9999-12-31T23:59", "-60", "The date and time must be in the past"),
+    ],
+)
+def test_a_date_at_the_end_of_the_calendar_is_refused_next_to_its_field(world, when: str, tz_offset: str, message):
+    status, body, headers = invoke(with_fields(load_event("webform_submit.json"), when=when, tz_offset=tz_offset))
+    assert status == 422 and headers["content-type"] == "text/html; charset=utf-8"
+    assert f'<a href="#when">{message}</a>' in body, "listed in the error summary, linked to the field"
+    assert 'id="when-error"' in body and f'value="{when}"' in body
+    assert table_items(world) == []
+
+
+def test_the_local_stacks_http_origin_is_this_sites_own_when_the_gateway_says_http(world):
+    event = with_headers(
+        load_event("webform_submit.json"),
+        **{
+            "Host": "127.0.0.1:3000",
+            "Origin": "http://127.0.0.1:3000",
+            "X-Forwarded-Proto": "http",
+            "Sec-Fetch-Site": "",
+        },
+    )
+    status, body, _ = invoke(event)
+    assert status == 200 and text_of(body, "report-id")
+
+
 def test_a_script_in_every_field_is_escaped_and_nothing_is_stored(world):
     hostile = "<script>alert(1)</script>"
     fields = dict.fromkeys(("kind", "urls", "explanation", "when", "tz_offset", "name", "email", "nonce"), hostile)
@@ -139,15 +169,27 @@ def test_a_script_in_every_field_is_escaped_and_nothing_is_stored(world):
     [
         ({"Sec-Fetch-Site": "cross-site"}, 403),
         ({"Sec-Fetch-Site": "", "Origin": "https://evil.example"}, 403),
+        ({"Sec-Fetch-Site": "", "Origin": "http://abc123.execute-api.us-east-1.amazonaws.com"}, 403),
         ({"Content-Type": "multipart/form-data; boundary=x"}, 415),
     ],
-    ids=["cross-site", "foreign origin", "multipart"],
+    ids=["cross-site", "foreign origin", "same host over http", "multipart"],
 )
 def test_posts_that_are_not_this_pages_form_get_a_plain_error_page(world, headers: dict[str, str], status: int):
     answer, body, answer_headers = invoke(with_headers(load_event("webform_submit.json"), **headers))
     assert answer == status and answer_headers["content-type"] == "text/html; charset=utf-8"
     assert_security_headers(answer_headers)
     assert "<h1" in body and table_items(world) == []
+
+
+def test_a_body_api_gateway_passed_as_base64_is_read_and_broken_base64_is_a_plain_400(world):
+    event = load_event("webform_submit.json")
+    encoded = {**event, "isBase64Encoded": True, "body": base64.b64encode(event["body"].encode()).decode()}
+    status, body, _ = invoke(encoded)
+    assert status == 200 and text_of(body, "report-id")
+    status, body, headers = invoke({**encoded, "body": "not base64!"})
+    assert status == 400 and "Sorry, we could not read the form" in body
+    assert_security_headers(headers)
+    assert len(table_items(world)) == 1
 
 
 def test_when_the_table_is_unavailable_the_form_comes_back_with_what_was_typed(world, monkeypatch):

@@ -1,4 +1,5 @@
-"""What `sam build` ships: our code as it is in the repo, compiled to checked-hash .pyc for python3.12, for arm64.
+"""What `sam build` ships: our code, with the templates and assets it reads, as it is in the repo, compiled to
+checked-hash .pyc for python3.12, for arm64.
 
 A cold start that finds valid bytecode does not compile; checked-hash bytecode stays valid whatever timestamps the
 deployment zip gives the sources. The build is `make sam-build` (`make test` and `make gates` run it before pytest);
@@ -47,11 +48,18 @@ def elf_header(path: Path) -> bytes:
         return stream.read(20)
 
 
+def our_files(root: Path, package: str) -> list[Path]:
+    """Every file of the package under `root`, sources and what they read at run time (templates, assets), but not
+    bytecode, which the build makes itself."""
+    found = (p for p in (root / package).rglob("*") if p.is_file())
+    return sorted(p.relative_to(root) for p in found if "__pycache__" not in p.parts and p.suffix != ".pyc")
+
+
 def test_artifact_holds_our_packages_as_they_are_in_the_repo() -> None:
     for artifact in function_dirs():
         for package in OUR_PACKAGES:
-            ours = sorted(p.relative_to(ROOT) for p in (ROOT / package).rglob("*.py"))
-            shipped = sorted(p.relative_to(artifact) for p in (artifact / package).rglob("*.py"))
+            ours = our_files(ROOT, package)
+            shipped = our_files(artifact, package)
             assert shipped == ours, f"{artifact.name}: {package}/ differs from the repo: run `make sam-build` again"
             stale = [str(p) for p in ours if (artifact / p).read_bytes() != (ROOT / p).read_bytes()]
             assert not stale, f"{artifact.name}: stale build of {stale}: run `make sam-build` again"

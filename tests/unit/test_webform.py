@@ -198,10 +198,20 @@ def test_a_time_without_an_offset_is_read_as_utc_as_the_page_says():
         ("2026-02-30T10:00", "", "rule.when.malformed"),
         ("2026-11-26T09:00", "9999", "rule.when.malformed"),
         ("2026-11-26T09:00", "+1h", "rule.when.malformed"),
+        # The ends of what a datetime holds, moved by an offset past them: refused, not an OverflowError (a 502).
+        ("0001-01-01T00:00", "60", "rule.when.too_old"),
+        ("9999-12-31T23:59", "-60", "rule.when.in_future"),
+        ("0001-01-01T00:00", "", "rule.when.too_old"),
+        ("9999-12-31T23:59", "-840", "rule.when.in_future"),
     ],
 )
 def test_times_outside_the_apis_window_or_unreadable_are_refused(when: str, offset: str, code: str):
     assert refusal(filled(when=when, tz_offset=offset))["/when"][0] == code
+
+
+def test_a_time_in_the_year_before_is_converted_when_it_is_inside_the_window():
+    report = webform.to_submission(filled(when="2025-12-31T23:30", tz_offset="-60"), now=NOW).report
+    assert report.incident_time == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
 
 
 # --- the nonce --------------------------------------------------------------------------------------------------
@@ -264,25 +274,34 @@ def test_only_urlencoded_utf8_forms_are_read(content_type: str | None):
 
 
 @pytest.mark.parametrize(
-    ("site", "origin", "host", "allowed"),
+    ("site", "origin", "host", "proto", "allowed"),
     [
-        ("same-origin", None, "a.example", True),
-        ("none", None, "a.example", True),
-        ("cross-site", None, "a.example", False),
-        ("same-site", "https://b.a.example", "a.example", False),
-        (None, "https://a.example", "a.example", True),
-        (None, "http://127.0.0.1:3000", "127.0.0.1:3000", True),
-        (None, "https://evil.example", "a.example", False),
-        (None, "null", "a.example", False),
-        (None, None, "a.example", True),  # not a browser: it could post from its own addresses anyway
+        ("same-origin", None, "a.example", "https", True),
+        ("none", None, "a.example", "https", True),
+        ("cross-site", None, "a.example", "https", False),
+        ("same-site", "https://b.a.example", "a.example", "https", False),
+        (None, "https://a.example", "a.example", "https", True),
+        (None, "http://127.0.0.1:3000", "127.0.0.1:3000", "http", True),
+        (None, "https://evil.example", "a.example", "https", False),
+        (None, "null", "a.example", "https", False),
+        (None, None, "a.example", "https", True),  # not a browser: it could post from its own addresses anyway
+        # Same host and port, another scheme: another origin (a page over plain HTTP anyone on the path can rewrite).
+        (None, "http://a.example", "a.example", "https", False),
+        (None, "https://127.0.0.1:3000", "127.0.0.1:3000", "http", False),
+        (None, "HTTPS://A.example", "a.example", "HTTPS", True),
+        # No X-Forwarded-Proto: the stage serves https only, so that is the scheme expected.
+        (None, "https://a.example", "a.example", None, True),
+        (None, "http://a.example", "a.example", None, False),
     ],
 )
-def test_posts_from_other_sites_pages_are_refused(site: str | None, origin: str | None, host: str, allowed: bool):
+def test_posts_from_other_sites_pages_are_refused(
+    site: str | None, origin: str | None, host: str, proto: str | None, allowed: bool
+):
     if allowed:
-        webform.check_same_origin(site, origin, host)
+        webform.check_same_origin(site, origin, host, proto)
     else:
         with pytest.raises(CrossSiteRequest):
-            webform.check_same_origin(site, origin, host)
+            webform.check_same_origin(site, origin, host, proto)
 
 
 @pytest.mark.parametrize(

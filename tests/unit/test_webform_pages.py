@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -187,6 +189,11 @@ def test_assets_are_named_by_their_content():
     assert pages.asset_url("/live", "app.js") == f"/live/assets/app.js?v={pages.ASSET_VERSIONS['app.js']}"
 
 
-def test_html_escapes_values_and_keeps_its_own_markup():
-    assert pages.html("<p title='{t}'>{b}</p>", t="'x'", b="<b>") == "<p title='&#x27;x&#x27;'>&lt;b&gt;</p>"
-    assert pages.html("<p>{b}</p>", b=pages.html("<b>{x}</b>", x="&")) == "<p><b>&amp;</b></p>"
+def test_every_template_escapes_what_it_is_given_and_none_turns_escaping_off():
+    markup = pages.problem_page("Title", "<b title='x'>&amp;", base="")
+    assert "<p>&lt;b title=&#39;x&#39;&gt;&amp;amp;</p>" in markup
+    templates = sorted((Path(pages.__file__).parent / "templates").glob("*.html"))
+    assert templates and all(pages.TEMPLATES.autoescape(t.name) for t in templates)  # type: ignore[operator]
+    for template in templates:
+        text = template.read_text()
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false|Markup", text), f"{template.name} marks a value safe"
