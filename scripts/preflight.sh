@@ -103,18 +103,16 @@ apt_unavailable() {
 }
 
 install_debian_packages() {
-    local log
-    log="$(mktemp)"
+    local output
     say "installing with apt-get: $*"
     export DEBIAN_FRONTEND=noninteractive
     # The package lists may be absent or stale on a fresh machine: refresh them before installing.
-    if apt-get -o DPkg::Lock::Timeout=600 update -qq > "$log" 2>&1 \
-        && apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >> "$log" 2>&1; then
-        rm -f "$log"
+    if output="$(apt-get -o DPkg::Lock::Timeout=600 update -qq 2>&1 \
+        && apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" 2>&1)"; then
         return 0
     fi
-    tail -n 20 "$log" >&2
-    say "apt-get install $* failed (log above)"
+    printf '%s\n' "$output" >&2
+    say "apt-get install $* failed (its output above)"
     return 1
 }
 
