@@ -1,4 +1,6 @@
-# The commands the README names. `make run` and `make test` do all the set-up they need.
+# The commands the README names. `make run` and `make test` do all the set-up they need: first a preflight finds or
+# installs what comes from outside the repository (or stops, naming what is missing), then the venvs are made from
+# the pinned requirement files and node_modules from package-lock.json.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,18 @@ NODE_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test unit lint bench vocab clean
+# scripts/preflight.sh NEED...: see the script for what each need is and where it is looked for.
+PREFLIGHT = PYTHON=$(PYTHON) PYENV_PYTHONS=$(PYENV_PYTHONS) scripts/preflight.sh
+
+.PHONY: run test preflight preflight-run unit lint bench vocab clean
+
+# What `make test` needs from outside: python for the venvs, python3.12 for sam build, npm for axe-core and Debian's
+# chromium for the browser tests (installed with apt-get when missing and run as root).
+preflight:
+	@$(PREFLIGHT) python python3.12 npm chromium
+
+preflight-run:
+	@$(PREFLIGHT) python
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,10 +30,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-run: $(STAMP)
+run: preflight-run $(STAMP)
 	$(BIN)/python -m local --host $(HOST) --port $(PORT)
 
-test: lint $(STAMP) gates $(NODE_STAMP)
+# Prerequisites are made in the order listed: the preflight before any venv.
+test: preflight lint $(STAMP) gates $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 # axe-core for the web form's accessibility tests (tests/browser), exactly as package-lock.json pins it.
@@ -38,11 +52,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 # The cold-start budget is about the runtime Lambda runs (python3.12): bench measures there too.
-PY312 ?= $(shell PYENV_VERSION=3.11.7:3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
+PY312 ?= $(shell $(PREFLIGHT) --locate python3.12)
 RUNTIME_STAMP := .tools/py312/.installed
 
 $(RUNTIME_STAMP): requirements.txt requirements-dev.txt
-	test -n "$(PY312)" || { echo "python3.12 is needed for the runtime benchmark"; exit 1; }
+	@test -n "$(PY312)" || $(PREFLIGHT) python3.12
 	$(PY312) -m venv .tools/py312
 	.tools/py312/bin/python -m pip install --quiet -r requirements.txt $$(grep -E '^(boto3|botocore|s3transfer|jmespath|urllib3|python-dateutil|six)==' requirements-dev.txt)
 	touch $(RUNTIME_STAMP)

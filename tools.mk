@@ -24,9 +24,10 @@ TEMPLATE := infra/template.yaml
 TRANSLATED := .aws-sam/translated.json
 SAM_BUILD_DIR := .aws-sam/build
 
-# pyenv puts python3.12 beside the default 3.11 for the build; the functions run python3.12 on arm64.
+# The functions run python3.12 on arm64, and the build runs python3.12 wherever scripts/preflight.sh finds it (pyenv
+# with these versions, any 3.12 pyenv has, or PATH).
 PYENV_PYTHONS ?= 3.11.7:3.12.1
-LAMBDA_PYTHON ?= python3.12
+LAMBDA_PYTHON ?= $(shell $(PREFLIGHT) --locate python3.12)
 LAMBDA_PYTHON_VERSION := 3.12
 LAMBDA_PLATFORM ?= manylinux2014_aarch64
 
@@ -92,6 +93,7 @@ template-test: $(STAMP) sam-build
 # compiling, and the pyc stays valid whatever timestamps the zip gives the sources.
 build-%:
 	test -n "$(ARTIFACTS_DIR)" || { echo "build-$*: run through sam build (ARTIFACTS_DIR unset)"; exit 1; }
+	@test -n "$(LAMBDA_PYTHON)" || $(PREFLIGHT) python3.12
 	mkdir -p "$(ARTIFACTS_DIR)"
 	tar --exclude=__pycache__ --exclude='*.pyc' -cf - shared functions | tar -xf - -C "$(ARTIFACTS_DIR)"
 	$(LAMBDA_PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile \
