@@ -1,7 +1,7 @@
 """Real headless Chromium (Debian's, driven by Playwright) against the local stack, and axe-core from npm.
 
 Playwright's own browser downloads are not used and cannot be fetched here: the browser is /usr/bin/chromium, which
-.ci/run installs. Without it these tests fail, never skip, so a green run always means the form was tried in a
+`make test` installs (scripts/preflight.sh). Without it these tests fail, never skip, so a green run always means the form was tried in a
 browser. axe-core comes from node_modules (`make test` runs `npm ci` from package-lock.json first).
 """
 
@@ -35,7 +35,7 @@ DESKTOP = {"width": 1280, "height": 900}
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
-            f"Debian's chromium is not at {CHROMIUM}: `apt-get install -y chromium` (.ci/run does it). "
+            f"Debian's chromium is not at {CHROMIUM}: `apt-get install -y chromium` (`make test` does it). "
             "The browser tests are part of the suite and do not skip.",
             pytrace=False,
         )
