@@ -34,7 +34,7 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions local
+	$(BIN)/mypy shared functions local bench
 
 # The cold-start budget is about the runtime Lambda runs (python3.12): bench measures there too.
 PY312 ?= $(shell PYENV_VERSION=3.11.7:3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
