@@ -47,7 +47,7 @@ $(RUNTIME_STAMP): requirements.txt requirements-dev.txt
 	touch $(RUNTIME_STAMP)
 
 bench: $(STAMP) $(RUNTIME_STAMP)
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench
 
 # shared/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
 vocab: $(STAMP)
