@@ -158,14 +158,14 @@ def first_responses(python: str, label: str, *, judged: bool) -> list[Figure]:
         return Figure(f"{label} {name}", times[key] * 1000, "ms", note=text, digits=0)
 
     return [
-        ms("first response: floor", "floor", "import boto3, client, PutItem; median/7"),
+        ms("first response: floor", "floor", "boto3, client, PutItem; median of 7"),
         ms("first response: intake", "intake", "events/submit_report.json -> 202"),
         Figure(f"{label} first response: intake / floor", times["intake"] / floor, "x", budget, note),
         Figure(
-            f"{label} first response: minimal Powertools / floor",
+            f"{label} first response: bare Powertools / floor",
             times["powertools"] / floor,
             "x",
-            note="Logger, resolver, PutItem; DESIGN: ~1.4x",
+            note="Logger+resolver+PutItem; DESIGN ~1.4x",
         ),
         ms("cold import boto3", "boto3"),
         ms("cold import intake handler", "import", "hash-based .pyc"),

@@ -322,7 +322,7 @@ def measure() -> list[Figure]:
         Figure("pipeline: SQS calls/message, distinct cases", sqs / messages, budget=0.1, digits=3),
         Figure("pipeline: SQS calls/message, viral object", viral_sqs / len(viral_items), budget=0.1, digits=3),
     ]
-    for label, counts in (("1st of its case", first), ("2nd of its case", second)):
+    for label, counts in (("1st of case", first), ("2nd of case", second)):
         figures.append(
             Figure(
                 f"pipeline: AWS calls/CSAM report, {label}",

@@ -174,7 +174,7 @@ def measure() -> list[Figure]:
         Figure("quarantine: custody writes, first report", first_ddb["PutItem"], note="PutItem, one per step"),
         Figure("quarantine: custody writes, repeat", again_ddb["PutItem"], note="conditional, they change nothing"),
         Figure("quarantine: CopyObject/object, 5 deliveries", copies, budget=1, note="exactly 1 wanted"),
-        Figure("quarantine: S3 requests naming unprotected bucket", unprotected, budget=0),
+        Figure("quarantine: S3 requests to unprotected buckets", unprotected, budget=0),
         Figure(
             "quarantine: cost per 1M quarantined objects",
             (s3_cost + ddb_cost) * 1_000_000,
