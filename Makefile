@@ -48,7 +48,7 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions local
+	$(BIN)/mypy shared functions local bench
 	$(BIN)/lint-imports --no-cache
 
 # The cold-start budget is about the runtime Lambda runs (python3.12): bench measures there too.
@@ -62,7 +62,7 @@ $(RUNTIME_STAMP): requirements.txt requirements-dev.txt
 	touch $(RUNTIME_STAMP)
 
 bench: $(STAMP) $(RUNTIME_STAMP)
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench
 
 # shared/domain/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
 vocab: $(STAMP)

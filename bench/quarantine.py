@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-Row = tuple[str, str, str]
+from bench.quiet import quiet_environment
+from bench.table import Figure
 
 # List prices, us-east-1, S3 Standard (the same figures as bench/__main__.py's cost model).
 PRICE_S3_PUT_COPY_PER_THOUSAND = 0.005  # CopyObject, PutObjectTagging, UploadPartCopy...
 PRICE_S3_GET_HEAD_PER_THOUSAND = 0.0004  # HeadObject, GetObject, GetObjectTagging
 PRICE_DYNAMODB_WRITE_UNITS_PER_MILLION = 0.625
+NOTE_WIDTH = 40  # what a line of the table leaves for a note
 PUT_CLASS = frozenset({"CopyObject", "PutObjectTagging", "PutObjectLegalHold", "PutObjectRetention", "UploadPartCopy"})
 
 
@@ -52,6 +54,7 @@ def _moto_world() -> Iterator[Any]:
             world = build_world()
             for function in world.template.resources_of_type("AWS::Serverless::Function"):
                 os.environ.update(world.function_environment(function))
+            quiet_environment()
             yield world
     finally:
         aws.clear()
@@ -92,7 +95,7 @@ def _request(key: str, **fields: Any) -> dict[str, Any]:
     } | fields
 
 
-def measure() -> list[Row]:
+def measure() -> list[Figure]:
     import boto3
 
     from functions.quarantine.handler import lambda_handler
@@ -144,52 +147,45 @@ def measure() -> list[Row]:
         unprotected = buckets["someone-elses-bucket"]
 
     def spelled(calls: Counter[str]) -> str:
-        return f"{sum(calls.values())} ({', '.join(f'{n} {op}' for op, n in sorted(calls.items()))})"
+        """Operation by operation, or by price class when that would not fit on the table's line."""
+        detail = ", ".join(f"{n} {op}" for op, n in sorted(calls.items()))
+        if len(detail) <= NOTE_WIDTH:
+            return detail
+        puts = sum(n for op, n in calls.items() if op in PUT_CLASS)
+        return f"{puts} PUT-class, {sum(calls.values()) - puts} GET-class ({calls['GetObject']} GetObject)"
 
     puts = sum(n for op, n in first.items() if op in PUT_CLASS)
     gets = sum(first.values()) - puts
     s3_cost = (puts * PRICE_S3_PUT_COPY_PER_THOUSAND + gets * PRICE_S3_GET_HEAD_PER_THOUSAND) / 1000
     ddb_cost = first_ddb["PutItem"] * PRICE_DYNAMODB_WRITE_UNITS_PER_MILLION / 1_000_000
     return [
-        (
-            "quarantine: S3 requests per object, first report",
-            spelled(first),
-            "pin, copy, read the copy back, tag; no body read (S3 gives the SHA-256)",
+        # Expected: pin, copy, read the copy back, tag; no body read (S3 gives the SHA-256).
+        Figure("quarantine: S3 requests/object, first report", sum(first.values()), note=spelled(first)),
+        # Expected: one streamed GetObject of the source more, only then.
+        Figure("quarantine: S3 requests/object, no SHA-256", sum(unhashed.values()), note=spelled(unhashed)),
+        # Expected: no copy, no body read.
+        Figure("quarantine: S3 requests/repeat", sum(again.values()), note=spelled(again)),
+        Figure(
+            "quarantine: S3 requests/repeat, no SHA-256",
+            sum(unhashed_again.values()),
+            note=spelled(unhashed_again),
         ),
-        (
-            "quarantine: ... when S3 stores no SHA-256 of the source",
-            spelled(unhashed),
-            "one streamed GetObject of the source, only then",
-        ),
-        (
-            "quarantine: S3 requests per repeat (redelivery, second report)",
-            spelled(again),
-            f"no copy, no body read (no-SHA-256 source: {sum(unhashed_again.values())}, "
-            f"+{unhashed_again_ddb['GetItem']} GetItem)",
-        ),
-        (
-            "quarantine: custody writes per object, first report / repeat",
-            f"{first_ddb['PutItem']} / {again_ddb['PutItem']} PutItem",
-            "one per step; a repeat's are conditional and change nothing",
-        ),
-        (
-            "quarantine: CopyObject per object under 5 deliveries",
-            str(copies),
-            f"goal 1: {'met' if copies == 1 else 'NOT MET'}",
-        ),
-        (
-            "quarantine: S3 requests naming an unprotected bucket",
-            str(unprotected),
-            f"goal 0: {'met' if unprotected == 0 else 'NOT MET'}",
-        ),
-        (
-            "quarantine: modelled cost per 1M quarantined objects",
-            f"${(s3_cost + ddb_cost) * 1_000_000:,.2f}",
-            f"S3 {puts} PUT-class + {gets} GET-class, DynamoDB {first_ddb['PutItem']} WCU; list prices",
+        Figure("quarantine: custody reads/repeat, no SHA-256", unhashed_again_ddb["GetItem"], note="GetItem"),
+        Figure("quarantine: custody writes, first report", first_ddb["PutItem"], note="PutItem, one per step"),
+        Figure("quarantine: custody writes, repeat", again_ddb["PutItem"], note="conditional, they change nothing"),
+        Figure("quarantine: CopyObject/object, 5 deliveries", copies, budget=1, note="exactly 1 wanted"),
+        Figure("quarantine: S3 requests to unprotected buckets", unprotected, budget=0),
+        Figure(
+            "quarantine: cost per 1M quarantined objects",
+            (s3_cost + ddb_cost) * 1_000_000,
+            "$",
+            note=f"S3 {puts} PUT + {gets} GET, DynamoDB {first_ddb['PutItem']} WCU",
         ),
     ]
 
 
 if __name__ == "__main__":
-    for row in measure():
-        print("  ".join(row))
+    from bench.table import render
+
+    quiet_environment()
+    print(render(measure()))

@@ -1,8 +1,8 @@
 """Real headless Chromium (Debian's, driven by Playwright) against the local stack, and axe-core from npm.
 
 Playwright's own browser downloads are not used and cannot be fetched here: the browser is /usr/bin/chromium, which
-`make test` installs (scripts/preflight.sh). Without it these tests fail, never skip, so a green run always means the form was tried in a
-browser. axe-core comes from node_modules (`make test` runs `npm ci` from package-lock.json first).
+`make test` installs (scripts/preflight.sh). Without it these tests fail, never skip, so a green run always means the
+form was tried in a browser. axe-core comes from node_modules (`make test` runs `npm ci` from package-lock.json first).
 """
 
 from __future__ import annotations
