@@ -321,8 +321,8 @@ def least_privilege(body: Body) -> list[str]:
         grants = _translated_grants(body)
     except Exception as error:  # noqa: BLE001 - whatever SAM rejects, the message says it
         return [*problems, f"(template): SAM cannot translate it, so its roles cannot be checked: {error}"]
-    for grant in grants.managed:
-        problems += _managed_policy_problems(grant.who, grant.arn)
+    for managed in grants.managed:
+        problems += _managed_policy_problems(managed.who, managed.arn)
     for grant in grants.statements:
         problems += _statement_problems(grant.who, grant.statement)
     return problems

@@ -193,7 +193,7 @@ EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/evidence/*"}
 EVIDENCE_KEY_ARN = {"Fn::GetAtt": ["EvidenceKey", "Arn"]}
 MANAGED = "arn:aws:iam::aws:policy/"
 # A function without a Role of its own: SAM makes one, with its managed policies.
-LOOSE_WORKER = {
+LOOSE_WORKER: dict[str, Any] = {
     "Type": "AWS::Serverless::Function",
     "Metadata": {"BuildMethod": "makefile"},
     "Properties": {
