@@ -390,7 +390,7 @@ def test_the_seeded_bucket_policy_is_the_one_the_template_installs(world):
 
 
 def test_the_worker_may_list_exactly_the_protected_and_evidence_buckets(world):
-    statements = world.template.properties("QuarantineFunction")["Policies"][0]["Statement"]
+    statements = world.template.properties("QuarantineFunctionEvidencePolicy")["PolicyDocument"]["Statement"]
     (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
     assert world.resolve(listing["Resource"]) == [f"arn:aws:s3:::{DEMO_BUCKET}", world.arn("EvidenceBucket")]
 

@@ -12,8 +12,11 @@ statements there.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from local.template import TEMPLATE_PATH, Template, referenced_logical_id
@@ -36,17 +39,69 @@ ARTIFACT_RUNTIME = "python3.12"
 ARTIFACT_ARCHITECTURE = "arm64"
 MINIMUM_PYTHON = (3, 12)
 
-# AWS managed policies a function role may carry. SAM attaches them itself: logs, X-Ray (Tracing: Active), and the
-# pollers of SQS and DynamoDB-stream event sources. The last two grant their read actions on every queue/stream of
-# the account and SAM has no switch to scope them; a function that must not have that needs its own Role.
-ALLOWED_MANAGED_POLICIES = frozenset(
+# The AWS managed policies SAM attaches to a role it generates: logs, X-Ray (Tracing: Active), and the pollers of SQS
+# and DynamoDB-stream event sources. Each grants its actions on every log group, queue or stream of the account, and
+# SAM has no switch to scope them: every function has a Role of its own instead, and no managed policy is allowed.
+SAM_MANAGED_POLICIES = frozenset(
     {
         "service-role/AWSLambdaBasicExecutionRole",
         "AWSXrayWriteOnlyAccess",
         "service-role/AWSLambdaSQSQueueExecutionRole",
         "service-role/AWSLambdaDynamoDBExecutionRole",
+        "service-role/AWSLambdaKinesisExecutionRole",
     }
 )
+
+# Which items of the single table each owner may touch, by partition-key prefix (shared/storage.py, shared/custody.py):
+# the front doors write and read reports; the dispatcher counts reports into cases; the quarantine worker appends
+# custody events; the escalation worker reads cases and custody events and records what it did on the case; the
+# custodian records releases and destructions. An owner not listed may use any prefix, but never every key.
+OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
+    "IntakeFunction": frozenset({"REPORT#"}),
+    "WebFormFunction": frozenset({"REPORT#"}),
+    "DispatcherFunction": frozenset({"REPORT#", "CASE#"}),
+    "QuarantineFunction": frozenset({"CUSTODY#"}),
+    "EscalationFunction": frozenset({"CASE#", "CUSTODY#"}),
+    "EvidenceCustodianRole": frozenset({"CUSTODY#"}),
+}
+ITEM_ACTIONS = frozenset(
+    {
+        "dynamodb:getitem",
+        "dynamodb:putitem",
+        "dynamodb:updateitem",
+        "dynamodb:deleteitem",
+        "dynamodb:batchgetitem",
+        "dynamodb:batchwriteitem",
+        "dynamodb:query",
+        "dynamodb:conditioncheckitem",
+        "dynamodb:scan",
+        "dynamodb:partiqlselect",
+        "dynamodb:partiqlinsert",
+        "dynamodb:partiqlupdate",
+        "dynamodb:partiqldelete",
+    }
+)
+
+# Who may read evidence bytes besides the principals of a parameter: the escalation function (the NCMEC filer and the
+# analysts' evidence-view role come as parameters). Everyone else, the quarantine worker that writes the copies
+# included, is denied s3:GetObject by the bucket policy and granted no read by IAM.
+EVIDENCE_READERS = frozenset({"EscalationFunction"})
+EVIDENCE_BYTE_ACTIONS = ("s3:getobject", "s3:getobjectversion")
+
+# Key policies: what the account (root) may keep so the key stays manageable (lockout safety), and what counts as
+# using a key rather than administering it.
+KEY_LOCKOUT_ACTIONS = frozenset({"kms:putkeypolicy", "kms:getkeypolicy", "kms:describekey"})
+KEY_DATA_PREFIXES = (
+    "kms:encrypt",
+    "kms:decrypt",
+    "kms:reencrypt",
+    "kms:generatedatakey",
+    "kms:generatemac",
+    "kms:verifymac",
+    "kms:sign",
+    "kms:verify",
+)
+KEY_DELETION_WINDOW_DAYS = 30
 
 # Actions that take no resource-level permission: `Resource: "*"` is the only way to grant them.
 NON_RESOURCE_ACTIONS = frozenset(
@@ -58,6 +113,7 @@ NON_RESOURCE_ACTIONS = frozenset(
         "xray:getsamplingtargets",
         "xray:getsamplingstatisticsummaries",
         "sts:getcalleridentity",
+        "dynamodb:liststreams",
         "ec2:createnetworkinterface",
         "ec2:describenetworkinterfaces",
         "ec2:deletenetworkinterface",
@@ -181,9 +237,55 @@ def _dead_letter_queues(body: Body) -> set[str]:
 
 
 def _statements(document: Any) -> list[Mapping[str, Any]]:
+    """A policy's statements; one under `!If [Condition, statement, !Ref AWS::NoValue]` counts (either branch)."""
     if not isinstance(document, Mapping):
         return []
-    return [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
+    return [s for item in _as_list(document.get("Statement")) for s in _branches(item) if isinstance(s, Mapping)]
+
+
+def _branches(value: Any) -> Iterator[Any]:
+    """Each value an `Fn::If` may take (both branches, recursively); `!Ref AWS::NoValue` takes none."""
+    if isinstance(value, Mapping) and len(value) == 1 and "Fn::If" in value:
+        arguments = value["Fn::If"]
+        if isinstance(arguments, list) and len(arguments) == 3:
+            for branch in arguments[1:]:
+                yield from _branches(branch)
+            return
+    if isinstance(value, Mapping) and value == {"Ref": "AWS::NoValue"}:
+        return
+    yield value
+
+
+def _references(value: Any) -> set[str]:
+    """Every logical id or parameter that ``value`` names (Ref, GetAtt, ${...} of a Sub), through any intrinsic."""
+    found: set[str] = set()
+    if isinstance(value, Mapping):
+        ref = _ref(value)
+        if ref is not None and not ref.startswith("AWS::"):
+            found.add(ref)
+        sub = value.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) and sub else sub
+        if isinstance(text, str):
+            found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([A-Za-z0-9:.]+)\}", text) if "::" not in m}
+        for item in value.values():
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    return [a.lower() for a in _as_list(statement.get("Action")) if isinstance(a, str)]
+
+
+def _covers(patterns: Iterable[str], action: str) -> bool:
+    """Whether any IAM action pattern (`s3:Get*`, `*`) matches ``action`` (both lower case)."""
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in patterns)
+
+
+def _everyone(principal: Any) -> bool:
+    return principal == "*" or (isinstance(principal, Mapping) and principal.get("AWS") == "*")
 
 
 def _resource_text(value: Any) -> str | None:
@@ -200,51 +302,103 @@ def _resource_text(value: Any) -> str | None:
 
 
 def least_privilege(body: Body) -> list[str]:
-    """No *CrudPolicy, no FullAccess, no wildcard action, no data action on every resource, no NotAction/Resource."""
+    """No managed policy, no *CrudPolicy, no wildcard action, no data action on every resource, no NotAction."""
     problems = []
-    # SAM policy templates are only seen by name here: a *CrudPolicy expands to exact actions, just too many of them.
     for function in _resources(body, SAM_FUNCTION):
-        for policy in _as_list(_props(body, function).get("Policies")):
+        props = _props(body, function)
+        # SAM policy templates are only seen by name here: a *CrudPolicy expands to exact actions, just too many.
+        for policy in _as_list(props.get("Policies")):
             names = [policy] if isinstance(policy, str) else list(policy) if isinstance(policy, Mapping) else []
             problems += [
                 f"{function}: SAM policy template {name} grants every read and write action of its service"
                 for name in names
                 if isinstance(name, str) and name.endswith("CrudPolicy")
             ]
+        if props.get("Role") is not None and props.get("Policies"):
+            problems.append(f"{function}: SAM ignores Policies when Role is set; put the statements in the role")
     # The rest is judged on the roles as deployed: inline statements, expanded policy templates, managed policies.
-    problems += _translated_role_problems(body)
+    try:
+        grants = _translated_grants(body)
+    except Exception as error:  # noqa: BLE001 - whatever SAM rejects, the message says it
+        return [*problems, f"(template): SAM cannot translate it, so its roles cannot be checked: {error}"]
+    for managed in grants.managed:
+        problems += _managed_policy_problems(managed.who, managed.arn)
+    for grant in grants.statements:
+        problems += _statement_problems(grant.who, grant.statement)
     return problems
 
 
-def _translated_role_problems(body: Body) -> list[str]:
-    try:
-        translated = translate_body(body)
-    except Exception as error:  # noqa: BLE001 - whatever SAM rejects, the message says it
-        return [f"(template): SAM cannot translate it, so its roles cannot be checked: {error}"]
-    resources = translated.get("Resources") or {}
-    owner = {}
+@dataclass(frozen=True)
+class _Statement:
+    who: str  # "Function (role FunctionRole)", or the role's or policy's logical id when no function uses it
+    owner: str  # the function whose role it is, else the role's logical id
+    role: str | None  # the role's logical id (None: a policy attached to no role of the template)
+    statement: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _ManagedPolicy:
+    who: str
+    arn: Any
+
+
+@dataclass(frozen=True)
+class _Grants:
+    statements: list[_Statement]
+    managed: list[_ManagedPolicy]
+    function_roles: dict[str, str]  # role logical id -> the function it runs
+
+
+def _translated_grants(body: Body) -> _Grants:
+    """Every IAM statement and managed policy of the template as SAM deploys it, with the role and function it serves.
+
+    Roles' inline policies, `AWS::IAM::RolePolicy` (one role), `AWS::IAM::Policy` and `ManagedPolicy` (their roles).
+    """
+    resources = _translated(body).get("Resources") or {}
+    function_roles: dict[str, str] = {}
     for logical_id, resource in resources.items():
         if resource.get("Type") == LAMBDA_FUNCTION:
             role = _ref((resource.get("Properties") or {}).get("Role"))
             if role:
-                owner[role] = logical_id
-    problems = []
+                function_roles[role] = logical_id
+
+    def who(role: str) -> str:
+        return f"{function_roles[role]} (role {role})" if role in function_roles else role
+
+    statements: list[_Statement] = []
+    managed: list[_ManagedPolicy] = []
     for logical_id, resource in resources.items():
         props = resource.get("Properties") or {}
         kind = resource.get("Type")
-        who = f"{owner[logical_id]} (role {logical_id})" if logical_id in owner else logical_id
         if kind == "AWS::IAM::Role":
             documents = [p.get("PolicyDocument") for p in _as_list(props.get("Policies")) if isinstance(p, Mapping)]
-            for arn in _as_list(props.get("ManagedPolicyArns")):
-                problems += _managed_policy_problems(who, arn)
+            roles = [logical_id]
+            managed += [_ManagedPolicy(who(logical_id), arn) for arn in _as_list(props.get("ManagedPolicyArns"))]
+        elif kind == "AWS::IAM::RolePolicy":
+            documents, roles = [props.get("PolicyDocument")], [_ref(props.get("RoleName"))]
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            documents = [props.get("PolicyDocument")]
+            documents, roles = [props.get("PolicyDocument")], [_ref(r) for r in _as_list(props.get("Roles"))]
         else:
             continue
-        for document in documents:
-            for statement in _statements(document):
-                problems += _statement_problems(who, statement)
-    return problems
+        for role in [r for r in roles if r] or [None]:
+            label = who(role) if role else logical_id
+            owner = function_roles.get(role, role) if role else logical_id
+            for document in documents:
+                statements += [_Statement(label, owner, role, s) for s in _statements(document)]
+    return _Grants(statements=statements, managed=managed, function_roles=function_roles)
+
+
+_TRANSLATIONS: dict[str, dict[str, Any]] = {}
+
+
+def _translated(body: Body) -> dict[str, Any]:
+    """SAM's translation of ``body``; the last few are kept, since several rules judge the same template in a row."""
+    text = json.dumps(body, sort_keys=True, default=str)
+    if text not in _TRANSLATIONS:
+        if len(_TRANSLATIONS) >= 4:
+            _TRANSLATIONS.pop(next(iter(_TRANSLATIONS)))
+        _TRANSLATIONS[text] = translate_body(body)
+    return _TRANSLATIONS[text]
 
 
 def _managed_policy_problems(who: str, arn: Any) -> list[str]:
@@ -254,9 +408,13 @@ def _managed_policy_problems(who: str, arn: Any) -> list[str]:
     name = text.split(":policy/", 1)[-1]
     if "FullAccess" in name:
         return [f"{who}: managed policy {name} is a FullAccess policy"]
-    if name not in ALLOWED_MANAGED_POLICIES:
-        return [f"{who}: managed policy {name} is not one SAM attaches itself; write the statements it needs inline"]
-    return []
+    if name in SAM_MANAGED_POLICIES:
+        return [
+            f"{who}: managed policy {name}, which SAM attaches to the roles it makes, grants its actions on every "
+            f"resource of the account; give the function a Role of its own with statements scoped to its log group, "
+            f"queues and streams"
+        ]
+    return [f"{who}: managed policy {name}: write the statements the role needs inline, scoped to its resources"]
 
 
 def _statement_problems(who: str, statement: Mapping[str, Any]) -> list[str]:
@@ -278,6 +436,311 @@ def _statement_problems(who: str, statement: Mapping[str, Any]) -> list[str]:
             if "*" not in action and action.lower() not in NON_RESOURCE_ACTIONS:
                 problems.append(f"{who}: data action {action} on Resource {text!r} (every resource of its kind)")
     return problems
+
+
+def table_items_by_key_prefix(body: Body) -> list[str]:
+    """Item actions on a table only under `dynamodb:LeadingKeys`, each owner only on the key prefixes it owns."""
+    tables = set(_resources(body, "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"))
+    if not tables:
+        return []
+    try:
+        grants = _translated_grants(body)
+    except Exception as error:  # noqa: BLE001
+        return [f"(template): SAM cannot translate it, so its roles cannot be checked: {error}"]
+    problems = []
+    for grant in grants.statements:
+        statement = grant.statement
+        resource = statement.get("Resource")
+        everything = any(
+            (text := _resource_text(r)) is not None and _EVERYTHING_ARN.search(text) for r in _as_list(resource)
+        )
+        named = sorted(tables & _references(resource))
+        if statement.get("Effect") != "Allow" or not (named or everything):
+            continue
+        actions = [
+            a for a in _actions(statement) if a in ITEM_ACTIONS or ("*" in a and _covers([a], "dynamodb:getitem"))
+        ]
+        if not actions:
+            continue
+        where = ", ".join(named) or "every table"
+        shown = ", ".join(actions)
+        if any(a in ("dynamodb:scan", "dynamodb:partiqlselect") for a in actions):
+            problems.append(
+                f"{grant.who}: {shown} on {where} reads items whatever their key; no LeadingKeys can limit it"
+            )
+            continue
+        prefixes = _leading_keys(statement.get("Condition"))
+        if prefixes is None:
+            problems.append(
+                f"{grant.who}: {shown} on {where} without a ForAllValues dynamodb:LeadingKeys condition: every item "
+                f"of the table (reports, cases, custody events)"
+            )
+            continue
+        owned = OWNED_KEY_PREFIXES.get(grant.owner)
+        for pattern in prefixes:
+            head = pattern.split("*", 1)[0]
+            if not head:
+                problems.append(f"{grant.who}: {shown} on {where} under LeadingKeys {pattern!r}, which is every key")
+            elif owned is not None and not any(head.startswith(prefix) for prefix in owned):
+                problems.append(
+                    f"{grant.who}: {shown} on {where} may touch keys {pattern}; {grant.owner} owns "
+                    f"{', '.join(sorted(owned))} only"
+                )
+    return problems
+
+
+def _leading_keys(condition: Any) -> list[str] | None:
+    """The patterns of a `ForAllValues:StringLike|StringEquals` `dynamodb:LeadingKeys` condition; None without one."""
+    if not isinstance(condition, Mapping):
+        return None
+    for operator in ("ForAllValues:StringLike", "ForAllValues:StringEquals"):
+        values = (condition.get(operator) or {}).get("dynamodb:LeadingKeys")
+        if values is not None:
+            return [str(v) for v in _as_list(values)]
+    return None
+
+
+def evidence_access_limited(body: Body) -> list[str]:
+    """Evidence is read by its readers only, and only a custodian (never a function) lifts holds or bypasses retention.
+
+    Judged on the bucket policy, which holds whatever IAM policies the account grows: a deny of s3:GetObject to every
+    principal outside EVIDENCE_READERS (and the readers' parameter), of s3:BypassGovernanceRetention and of lifting a
+    legal hold to every function. And on IAM as deployed: no role outside EVIDENCE_READERS is granted a read.
+    """
+    buckets = _evidence_buckets(body)
+    if not buckets:
+        return []
+    function_roles = _sam_function_roles(body)
+    reader_roles = {role for role, function in function_roles.items() if function in EVIDENCE_READERS}
+    problems = []
+    for bucket in buckets:
+        statements = [
+            s
+            for policy in _resources(body, "AWS::S3::BucketPolicy").values()
+            if _ref((policy.get("Properties") or {}).get("Bucket")) == bucket
+            for s in _statements((policy.get("Properties") or {}).get("PolicyDocument"))
+        ]
+        reads = _denies(statements, bucket, "s3:getobject")
+        if not any(exempt <= reader_roles | _parameters(body) for exempt in reads):
+            others = sorted({who for exempt in reads for who in exempt - reader_roles - _parameters(body)})
+            problems.append(
+                f"{bucket}: its bucket policy must deny s3:GetObject to every principal but the evidence readers "
+                f"({', '.join(sorted(EVIDENCE_READERS))} and a parameter)"
+                + (f"; the deny it has also exempts {', '.join(others)}" if others else "")
+            )
+        for action, what in (
+            ("s3:bypassgovernanceretention", "s3:BypassGovernanceRetention (shortening GOVERNANCE retention)"),
+            ("s3:putobjectlegalhold", "s3:PutObjectLegalHold with status OFF (lifting a legal hold)"),
+        ):
+            denies = _denies(statements, bucket, action, allowed_conditions=("s3:object-lock-legal-hold",))
+            if not any(not exempt & set(function_roles) for exempt in denies):
+                problems.append(
+                    f"{bucket}: its bucket policy must deny {what} to every principal but an evidence custodian role "
+                    f"(never a function's)"
+                )
+    try:
+        grants = _translated_grants(body)
+    except Exception as error:  # noqa: BLE001
+        return [*problems, f"(template): SAM cannot translate it, so its roles cannot be checked: {error}"]
+    for grant in grants.statements:
+        statement = grant.statement
+        if statement.get("Effect") != "Allow" or grant.owner in EVIDENCE_READERS:
+            continue
+        actions = _actions(statement)
+        read = [a for a in EVIDENCE_BYTE_ACTIONS if _covers(actions, a)]
+        if not read:
+            continue
+        resource = statement.get("Resource")
+        everything = any(
+            (text := _resource_text(r)) is not None and _EVERYTHING_ARN.search(text) for r in _as_list(resource)
+        )
+        for bucket in sorted(set(buckets) & _references(resource)) or (["every bucket"] if everything else []):
+            problems.append(
+                f"{grant.who}: may read evidence in {bucket} ({', '.join(read)}); only "
+                f"{', '.join(sorted(EVIDENCE_READERS))} and the readers' parameter may"
+            )
+    return problems
+
+
+def _sam_function_roles(body: Body) -> dict[str, str]:
+    """Role logical id -> function, for every function: its own Role, or the one SAM makes (`<Function>Role`)."""
+    roles = {}
+    for function in _resources(body, SAM_FUNCTION):
+        role = _ref(_props(body, function).get("Role"))
+        roles[role or f"{function}Role"] = function
+    for function, resource in _resources(body, LAMBDA_FUNCTION).items():
+        role = _ref((resource.get("Properties") or {}).get("Role"))
+        if role:
+            roles[role] = function
+    return roles
+
+
+def _parameters(body: Body) -> set[str]:
+    return set(body.get("Parameters") or {})
+
+
+_EXEMPTING_OPERATORS = ("ArnNotEquals", "ArnNotLike", "StringNotEquals", "StringNotLike")
+
+
+def _denies(
+    statements: list[Mapping[str, Any]], bucket: str, action: str, allowed_conditions: tuple[str, ...] = ()
+) -> list[set[str]]:
+    """For each Deny of ``action`` on the bucket's objects to everyone, the logical ids and parameters it exempts.
+
+    A deny counts only if its conditions do nothing but exempt principals by aws:PrincipalArn (plus the condition
+    keys named), in any branch of an `!If`.
+    """
+    found = []
+    for statement in statements:
+        if statement.get("Effect") != "Deny" or not _everyone(statement.get("Principal")):
+            continue
+        if not _covers(_actions(statement), action) or not _mentions(statement.get("Resource"), bucket):
+            continue
+        exempt: set[str] = set()
+        pure = True
+        for condition in _branches(statement.get("Condition")):
+            if condition is None:
+                continue
+            if not isinstance(condition, Mapping):
+                pure = False
+                continue
+            for operator, entries in condition.items():
+                for entry in _branches(entries):
+                    if not isinstance(entry, Mapping):
+                        pure = False
+                        continue
+                    for key, values in entry.items():
+                        if key.lower() == "aws:principalarn" and operator in _EXEMPTING_OPERATORS:
+                            exempt |= _references(values)
+                        elif key not in allowed_conditions:
+                            pure = False
+        if pure:
+            found.append(exempt)
+    return found
+
+
+def keys_administered_apart(body: Body) -> list[str]:
+    """Key policies: administrators who cannot use the key, functions that can only use it, no kms:*, 30 days' notice.
+
+    The account (root) keeps only what lockout safety needs (kms:PutKeyPolicy, reading the policy), or data actions
+    through one service (kms:ViaService); with kms:* IAM would decide who may kms:ScheduleKeyDeletion. And no role of
+    a function is granted anything but data actions on a key by IAM either.
+    """
+    function_roles = _sam_function_roles(body)
+    problems = []
+    for key, resource in _resources(body, "AWS::KMS::Key").items():
+        props = resource.get("Properties") or {}
+        if props.get("PendingWindowInDays") != KEY_DELETION_WINDOW_DAYS:
+            problems.append(
+                f"{key}: PendingWindowInDays must be {KEY_DELETION_WINDOW_DAYS} (a deletion scheduled by mistake, "
+                f"or by an intruder, can be cancelled for a month), is {props.get('PendingWindowInDays')!r}"
+            )
+        for statement in _statements(props.get("KeyPolicy")):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = _actions(statement)
+            principal = statement.get("Principal")
+            aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
+            named = _references(aws)
+            shown = ", ".join(actions)
+            if any(a in ("*", "kms:*") for a in actions):
+                problems.append(f"{key}: key policy grants kms:* ({statement.get('Sid', 'a statement')})")
+                continue
+            data = [a for a in actions if a.startswith(KEY_DATA_PREFIXES)]
+            admin = [a for a in actions if not a.startswith(KEY_DATA_PREFIXES) and a != "kms:describekey"]
+            if _is_account_root(aws):
+                via_service = "kms:ViaService" in str(statement.get("Condition"))
+                if not (set(actions) <= KEY_LOCKOUT_ACTIONS or (not admin and via_service)):
+                    problems.append(
+                        f"{key}: the account (root) may {shown}: IAM policies would decide who administers or uses "
+                        f"the key; keep kms:PutKeyPolicy/GetKeyPolicy/DescribeKey, or data actions through one "
+                        f"service"
+                    )
+            for role in sorted(named & set(function_roles)):
+                if admin:
+                    problems.append(f"{key}: function role {role} may {', '.join(admin)}; functions only use keys")
+            if admin and data:
+                problems.append(
+                    f"{key}: key administrators ({statement.get('Sid', 'a statement')}) must not also {', '.join(data)}"
+                )
+    try:
+        grants = _translated_grants(body)
+    except Exception as error:  # noqa: BLE001
+        return [*problems, f"(template): SAM cannot translate it, so its roles cannot be checked: {error}"]
+    for grant in grants.statements:
+        if grant.role not in grants.function_roles or grant.statement.get("Effect") != "Allow":
+            continue
+        kms = [a for a in _actions(grant.statement) if a.startswith("kms:") or a == "*"]
+        admin = [a for a in kms if not a.startswith(KEY_DATA_PREFIXES) and a != "kms:describekey"]
+        if admin:
+            problems.append(f"{grant.who}: {', '.join(admin)} on a key; functions only use keys, never administer them")
+    return problems
+
+
+def _is_account_root(principal: Any) -> bool:
+    for value in _as_list(principal):
+        text = _resource_text(value)
+        if text is not None and (text.endswith(":root") or re.fullmatch(r"\d{12}", text)):
+            return True
+        if isinstance(value, Mapping) and value.get("Ref") == "AWS::AccountId":
+            return True
+    return False
+
+
+def alarms_page_on_call(body: Body) -> list[str]:
+    """Every alarm pages an SNS topic of the template, under a key CloudWatch may use, that it may publish to."""
+    topics = _resources(body, "AWS::SNS::Topic")
+    keys = _resources(body, "AWS::KMS::Key")
+    problems = []
+    paged: set[str] = set()
+    for alarm, resource in _resources(body, ALARM).items():
+        actions = _as_list((resource.get("Properties") or {}).get("AlarmActions"))
+        targets = [_ref(a) for a in actions]
+        if not actions:
+            problems.append(f"{alarm}: alarm has no AlarmActions: it goes off and pages nobody")
+        elif not all(target in topics for target in targets):
+            problems.append(f"{alarm}: AlarmActions must be !Ref of the on-call SNS topic(s) of this template")
+        paged |= {target for target in targets if target in topics}
+    for topic in sorted(paged):
+        key = _ref((topics[topic].get("Properties") or {}).get("KmsMasterKeyId"))
+        if key not in keys:
+            problems.append(
+                f"{topic}: alarms page it, so it needs a customer-managed key of this template (KmsMasterKeyId); "
+                f"CloudWatch cannot publish to a topic under aws/sns"
+            )
+        elif not _lets_cloudwatch(_statements((keys[key].get("Properties") or {}).get("KeyPolicy")), "kms"):
+            problems.append(
+                f"{key}: encrypts on-call topic {topic} but does not let cloudwatch.amazonaws.com kms:Decrypt and "
+                f"kms:GenerateDataKey* (with an aws:SourceAccount or aws:SourceArn condition)"
+            )
+        topic_statements = [
+            s
+            for policy in _resources(body, "AWS::SNS::TopicPolicy").values()
+            if topic in {_ref(t) for t in _as_list((policy.get("Properties") or {}).get("Topics"))}
+            for s in _statements((policy.get("Properties") or {}).get("PolicyDocument"))
+        ]
+        if not _lets_cloudwatch(topic_statements, "sns"):
+            problems.append(
+                f"{topic}: no topic policy lets cloudwatch.amazonaws.com sns:Publish (with an aws:SourceAccount or "
+                f"aws:SourceArn condition)"
+            )
+    return problems
+
+
+def _lets_cloudwatch(statements: list[Mapping[str, Any]], service: str) -> bool:
+    needed = ("kms:decrypt", "kms:generatedatakey") if service == "kms" else ("sns:publish",)
+    for statement in statements:
+        principal = statement.get("Principal")
+        services = _as_list(principal.get("Service")) if isinstance(principal, Mapping) else []
+        condition = str(statement.get("Condition"))
+        if (
+            statement.get("Effect") == "Allow"
+            and "cloudwatch.amazonaws.com" in services
+            and all(_covers(_actions(statement), action) for action in needed)
+            and ("aws:SourceAccount" in condition or "aws:SourceArn" in condition)
+        ):
+            return True
+    return False
 
 
 def sqs_sources_report_batch_item_failures(body: Body) -> list[str]:
@@ -408,7 +871,7 @@ def _authored_statements(body: Body) -> Iterator[tuple[str, Mapping[str, Any]]]:
             for statement in _statements(policy):
                 yield function, statement
     for logical_id, resource in _resources(
-        body, "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"
+        body, "AWS::IAM::Role", "AWS::IAM::RolePolicy", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"
     ).items():
         props = resource.get("Properties") or {}
         documents = [props.get("PolicyDocument")] + [p.get("PolicyDocument") for p in _as_list(props.get("Policies"))]
@@ -514,6 +977,10 @@ def functions_use_the_artifact_build(body: Body) -> list[str]:
 
 RULES: tuple[Rule, ...] = (
     least_privilege,
+    table_items_by_key_prefix,
+    evidence_access_limited,
+    keys_administered_apart,
+    alarms_page_on_call,
     sqs_sources_report_batch_item_failures,
     stream_sources_bounded,
     queues_have_dead_letter_queues,

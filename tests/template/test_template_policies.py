@@ -123,6 +123,63 @@ def add_resource(logical_id: str, definition: dict[str, Any]) -> Callable[[Body]
     return mutate
 
 
+def _documents(body: Body, logical_id: str) -> list[dict[str, Any]]:
+    """The policy documents of a role (inline), a role policy, a key, a bucket or topic policy, in that order."""
+    found = props(body, logical_id)
+    documents = [policy["PolicyDocument"] for policy in found.get("Policies", [])]
+    documents += [found[key] for key in ("PolicyDocument", "KeyPolicy") if key in found]
+    return documents
+
+
+def _statements_of(body: Body, logical_id: str) -> list[dict[str, Any]]:
+    """Every statement, including those under `!If [Condition, statement, !Ref AWS::NoValue]`."""
+    found = []
+    for document in _documents(body, logical_id):
+        for item in document["Statement"]:
+            found += [item["Fn::If"][1]] if "Fn::If" in item else [item]
+    return found
+
+
+def statement(body: Body, logical_id: str, sid: str) -> dict[str, Any]:
+    (found,) = [s for s in _statements_of(body, logical_id) if s.get("Sid") == sid]
+    return found
+
+
+def add_role_statement(logical_id: str, added: dict[str, Any]) -> Callable[[Body], None]:
+    """Append a statement to a role's first inline policy, a role policy's or a key's policy document."""
+
+    def mutate(body: Body) -> None:
+        _documents(body, logical_id)[0]["Statement"].append(added)
+
+    return mutate
+
+
+def drop_statement(logical_id: str, sid: str) -> Callable[[Body], None]:
+    def mutate(body: Body) -> None:
+        for document in _documents(body, logical_id):
+            document["Statement"] = [
+                s
+                for s in document["Statement"]
+                if s.get("Sid") != sid and s.get("Fn::If", [None, {}])[1].get("Sid") != sid
+            ]
+
+    return mutate
+
+
+def edit_statement(logical_id: str, sid: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[Body], None]:
+    def mutate(body: Body) -> None:
+        edit(statement(body, logical_id, sid))
+
+    return mutate
+
+
+def add_managed_policy(role: str, arn: str) -> Callable[[Body], None]:
+    def mutate(body: Body) -> None:
+        props(body, role).setdefault("ManagedPolicyArns", []).append(arn)
+
+    return mutate
+
+
 def both(*mutations: Callable[[Body], None]) -> Callable[[Body], None]:
     def mutate(body: Body) -> None:
         for mutation in mutations:
@@ -132,6 +189,53 @@ def both(*mutations: Callable[[Body], None]) -> Callable[[Body], None]:
 
 
 TABLE_ARN = {"Fn::GetAtt": ["ReportsTable", "Arn"]}
+EVIDENCE_OBJECTS = {"Fn::Sub": "${EvidenceBucket.Arn}/evidence/*"}
+EVIDENCE_KEY_ARN = {"Fn::GetAtt": ["EvidenceKey", "Arn"]}
+MANAGED = "arn:aws:iam::aws:policy/"
+# A function without a Role of its own: SAM makes one, with its managed policies.
+LOOSE_WORKER: dict[str, Any] = {
+    "Type": "AWS::Serverless::Function",
+    "Metadata": {"BuildMethod": "makefile"},
+    "Properties": {
+        "Handler": "functions.intake.handler.lambda_handler",
+        "Events": {
+            "Queue": {
+                "Type": "SQS",
+                "Properties": {
+                    "Queue": {"Fn::GetAtt": ["FragmentQueue", "Arn"]},
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                },
+            }
+        },
+    },
+}
+
+
+def loose_worker(*policies: Any) -> dict[str, Any]:
+    worker = copy.deepcopy(LOOSE_WORKER)
+    if policies:
+        worker["Properties"]["Policies"] = list(policies)
+    return worker
+
+
+def without_condition(found: dict[str, Any]) -> None:
+    del found["Condition"]
+
+
+def leading_keys(*patterns: str) -> Callable[[dict[str, Any]], None]:
+    def edit(found: dict[str, Any]) -> None:
+        found["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}}
+
+    return edit
+
+
+def set_key(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(found: dict[str, Any]) -> None:
+        found[key] = value
+
+    return edit
+
+
 UNBATCHED_ESM = {
     "Type": "AWS::Lambda::EventSourceMapping",
     "Properties": {
@@ -151,26 +255,28 @@ MUTATIONS: list[tuple[str, Callable[[Body], None], rules.Rule, tuple[str, ...]]]
     ),
     (
         "service-wildcard-action",
-        add_statement("IntakeFunction", {"Effect": "Allow", "Action": "dynamodb:*", "Resource": TABLE_ARN}),
+        add_role_statement("IntakeFunctionRole", {"Effect": "Allow", "Action": "dynamodb:*", "Resource": TABLE_ARN}),
         rules.least_privilege,
         ("IntakeFunction", "dynamodb:*"),
     ),
     (
         "prefix-wildcard-action",
-        add_statement("FragmentWorker", {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"}),
+        add_role_statement(
+            "FragmentWorkerRole", {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"}
+        ),
         rules.least_privilege,
         ("FragmentWorker", "s3:Get*"),
     ),
     (
         "data-action-on-every-resource",
-        add_statement("IntakeFunction", {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": "*"}),
+        add_role_statement("IntakeFunctionRole", {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": "*"}),
         rules.least_privilege,
         ("IntakeFunction", "dynamodb:GetItem", "'*'"),
     ),
     (
         "data-action-on-every-table",
-        add_statement(
-            "IntakeFunction",
+        add_role_statement(
+            "IntakeFunctionRole",
             {
                 "Effect": "Allow",
                 "Action": "dynamodb:Query",
@@ -182,30 +288,31 @@ MUTATIONS: list[tuple[str, Callable[[Body], None], rules.Rule, tuple[str, ...]]]
     ),
     (
         "not-action",
-        add_statement("IntakeFunction", {"Effect": "Allow", "NotAction": "iam:*", "Resource": TABLE_ARN}),
+        add_role_statement("IntakeFunctionRole", {"Effect": "Allow", "NotAction": "iam:*", "Resource": TABLE_ARN}),
         rules.least_privilege,
         ("IntakeFunction", "NotAction"),
     ),
     (
         "full-access-managed-policy",
-        add_policy("IntakeFunction", "AmazonDynamoDBFullAccess"),
+        add_managed_policy("IntakeFunctionRole", MANAGED + "AmazonDynamoDBFullAccess"),
         rules.least_privilege,
         ("IntakeFunction", "AmazonDynamoDBFullAccess"),
     ),
     (
         "broad-managed-policy",
-        add_policy("FragmentWorker", "AmazonS3ReadOnlyAccess"),
+        add_managed_policy("FragmentWorkerRole", MANAGED + "AmazonS3ReadOnlyAccess"),
         rules.least_privilege,
         ("FragmentWorker", "AmazonS3ReadOnlyAccess"),
     ),
     (
         # SAM's own SQSSendMessagePolicy expands to `sqs:SendMessage*`: only the translated role shows it.
         "policy-template-with-wildcard-action",
-        add_policy(
-            "FragmentWorker", {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["FragmentQueue", "QueueName"]}}}
+        add_resource(
+            "LooseWorker",
+            loose_worker({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["FragmentQueue", "QueueName"]}}}),
         ),
         rules.least_privilege,
-        ("FragmentWorker", "sqs:SendMessage*"),
+        ("LooseWorker", "sqs:SendMessage*"),
     ),
     (
         "wildcard-in-a-standalone-role",
@@ -239,6 +346,240 @@ MUTATIONS: list[tuple[str, Callable[[Body], None], rules.Rule, tuple[str, ...]]]
         rules.least_privilege,
         ("LooseRole", "wildcard action '*'"),
     ),
+    # --- least privilege as deployed (issue 11) ---
+    (
+        "poller-managed-policy-put-back",
+        add_managed_policy("DispatcherFunctionRole", MANAGED + "service-role/AWSLambdaDynamoDBExecutionRole"),
+        rules.least_privilege,
+        ("DispatcherFunction", "AWSLambdaDynamoDBExecutionRole", "every resource"),
+    ),
+    (
+        "queue-poller-managed-policy-put-back",
+        add_managed_policy("QuarantineFunctionRole", MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"),
+        rules.least_privilege,
+        ("QuarantineFunction", "AWSLambdaSQSQueueExecutionRole"),
+    ),
+    (
+        "function-without-a-role-of-its-own",
+        add_resource("LooseWorker", loose_worker()),
+        rules.least_privilege,
+        ("LooseWorker", "AWSLambdaSQSQueueExecutionRole"),
+    ),
+    (
+        "policies-beside-a-role",
+        add_statement("IntakeFunction", {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE_ARN}),
+        rules.least_privilege,
+        ("IntakeFunction", "ignores Policies"),
+    ),
+    (
+        "leading-keys-removed-from-the-intake",
+        edit_statement("IntakeFunctionRole", "StoreAndLookUpReports", without_condition),
+        rules.table_items_by_key_prefix,
+        ("IntakeFunction", "dynamodb:putitem", "LeadingKeys"),
+    ),
+    (
+        "leading-keys-of-every-key",
+        edit_statement("WebFormFunctionRole", "StoreAndLookUpReports", leading_keys("*")),
+        rules.table_items_by_key_prefix,
+        ("WebFormFunction", "every key"),
+    ),
+    (
+        "quarantine-worker-touches-cases",
+        edit_statement("QuarantineFunctionRole", "AppendCustodyEvents", leading_keys("CUSTODY#*", "CASE#*")),
+        rules.table_items_by_key_prefix,
+        ("QuarantineFunction", "CASE#*", "CUSTODY#"),
+    ),
+    (
+        "escalation-worker-writes-reports",
+        edit_statement("EscalationFunctionRole", "RecordEscalations", leading_keys("CASE#*", "REPORT#*")),
+        rules.table_items_by_key_prefix,
+        ("EscalationFunction", "REPORT#*"),
+    ),
+    (
+        "a-scan-of-the-table",
+        add_role_statement(
+            "DispatcherFunctionRole",
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:Scan",
+                "Resource": TABLE_ARN,
+                "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CASE#*"]}},
+            },
+        ),
+        rules.table_items_by_key_prefix,
+        ("DispatcherFunction", "dynamodb:scan"),
+    ),
+    (
+        "quarantine-worker-reads-evidence",
+        add_role_statement(
+            "QuarantineFunctionEvidencePolicy",
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": EVIDENCE_OBJECTS},
+        ),
+        rules.evidence_access_limited,
+        ("QuarantineFunction", "EvidenceBucket", "s3:getobject"),
+    ),
+    (
+        "dispatcher-reads-evidence-versions-by-wildcard",
+        add_role_statement(
+            "DispatcherFunctionRole",
+            {"Effect": "Allow", "Action": "s3:GetObjectVer*", "Resource": EVIDENCE_OBJECTS},
+        ),
+        rules.evidence_access_limited,
+        ("DispatcherFunction", "EvidenceBucket", "s3:getobjectversion"),
+    ),
+    (
+        "evidence-bucket-policy-without-the-getobject-deny",
+        drop_statement("EvidenceBucketPolicy", "OnlyEvidenceReadersReadEvidence"),
+        rules.evidence_access_limited,
+        ("EvidenceBucket", "deny s3:GetObject", "QuarantineFunctionRole"),
+    ),
+    (
+        "quarantine-worker-exempt-from-the-getobject-deny",
+        edit_statement(
+            "EvidenceBucketPolicy",
+            "OnlyEvidenceReadersReadEvidence",
+            lambda found: found["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].append(
+                {"Fn::GetAtt": ["QuarantineFunctionRole", "Arn"]}
+            ),
+        ),
+        rules.evidence_access_limited,
+        ("EvidenceBucket", "deny s3:GetObject", "QuarantineFunctionRole"),
+    ),
+    (
+        "retention-bypass-deny-removed",
+        drop_statement("EvidenceBucketPolicy", "OnlyTheCustodianBypassesRetention"),
+        rules.evidence_access_limited,
+        ("EvidenceBucket", "s3:BypassGovernanceRetention"),
+    ),
+    (
+        "a-function-may-lift-holds",
+        edit_statement(
+            "EvidenceBucketPolicy",
+            "OnlyTheCustodianLiftsHolds",
+            lambda found: found["Condition"].__setitem__(
+                "ArnNotEquals", {"aws:PrincipalArn": [{"Fn::GetAtt": ["QuarantineFunctionRole", "Arn"]}]}
+            ),
+        ),
+        rules.evidence_access_limited,
+        ("EvidenceBucket", "lifting a legal hold"),
+    ),
+    (
+        "kms-star-for-a-function-role",
+        add_role_statement(
+            "QuarantineFunctionEvidencePolicy", {"Effect": "Allow", "Action": "kms:*", "Resource": EVIDENCE_KEY_ARN}
+        ),
+        rules.least_privilege,
+        ("QuarantineFunction", "kms:*"),
+    ),
+    (
+        "kms-star-for-a-function-role-judged-as-key-use",
+        add_role_statement(
+            "QuarantineFunctionEvidencePolicy", {"Effect": "Allow", "Action": "kms:*", "Resource": EVIDENCE_KEY_ARN}
+        ),
+        rules.keys_administered_apart,
+        ("QuarantineFunction", "kms:*", "never administer"),
+    ),
+    (
+        "a-function-may-schedule-key-deletion",
+        add_role_statement(
+            "EscalationFunctionDraftsPolicy",
+            {"Effect": "Allow", "Action": "kms:ScheduleKeyDeletion", "Resource": EVIDENCE_KEY_ARN},
+        ),
+        rules.keys_administered_apart,
+        ("EscalationFunction", "kms:schedulekeydeletion"),
+    ),
+    (
+        "key-policy-gives-a-function-role-kms-star",
+        add_role_statement(
+            "EvidenceKey",
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": {"Fn::GetAtt": ["QuarantineFunctionRole", "Arn"]}},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+        ),
+        rules.keys_administered_apart,
+        ("EvidenceKey", "kms:*"),
+    ),
+    (
+        "key-policy-lets-a-function-role-disable-the-key",
+        edit_statement("EvidenceKey", "QuarantineWritesEvidence", set_key("Action", ["kms:Decrypt", "kms:DisableKey"])),
+        rules.keys_administered_apart,
+        ("EvidenceKey", "QuarantineFunctionRole", "kms:disablekey"),
+    ),
+    (
+        "account-root-kms-star-put-back",
+        edit_statement("EvidenceKey", "AccountKeepsTheKeyManageable", set_key("Action", "kms:*")),
+        rules.keys_administered_apart,
+        ("EvidenceKey", "kms:*"),
+    ),
+    (
+        "account-root-may-schedule-deletion",
+        edit_statement(
+            "ServerSecretKey",
+            "AccountKeepsTheKeyManageable",
+            set_key("Action", ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"]),
+        ),
+        rules.keys_administered_apart,
+        ("ServerSecretKey", "the account (root)", "kms:schedulekeydeletion"),
+    ),
+    (
+        "key-administrators-may-decrypt",
+        edit_statement("OnCallKey", "KeyAdministrators", lambda found: found["Action"].append("kms:Decrypt")),
+        rules.keys_administered_apart,
+        ("OnCallKey", "KeyAdministrators", "must not also", "kms:decrypt"),
+    ),
+    (
+        "key-deletion-window-of-a-week",
+        set_value("EvidenceKey", "PendingWindowInDays", value=7),
+        rules.keys_administered_apart,
+        ("EvidenceKey", "PendingWindowInDays"),
+    ),
+    # --- alarms reach on-call (issue 12) ---
+    (
+        "alarm-without-an-action",
+        drop("EscalationDLQAlarm", "AlarmActions"),
+        rules.alarms_page_on_call,
+        ("EscalationDLQAlarm", "AlarmActions", "nobody"),
+    ),
+    (
+        "fragment-alarm-without-an-action",
+        drop("FragmentDeadLettersAlarm", "AlarmActions"),
+        rules.alarms_page_on_call,
+        ("FragmentDeadLettersAlarm", "AlarmActions"),
+    ),
+    (
+        "alarm-paging-a-topic-of-another-stack",
+        set_value("IntakeErrorsAlarm", "AlarmActions", value=["arn:aws:sns:us-east-1:111122223333:elsewhere"]),
+        rules.alarms_page_on_call,
+        ("IntakeErrorsAlarm", "AlarmActions"),
+    ),
+    (
+        "on-call-topic-under-aws-sns",
+        set_value("OnCallTopic", "KmsMasterKeyId", value="alias/aws/sns"),
+        rules.alarms_page_on_call,
+        ("OnCallTopic", "customer-managed"),
+    ),
+    (
+        "cloudwatch-may-not-use-the-topic-key",
+        drop_statement("OnCallKey", "AlarmsPage"),
+        rules.alarms_page_on_call,
+        ("OnCallKey", "cloudwatch.amazonaws.com", "OnCallTopic"),
+    ),
+    (
+        "cloudwatch-key-use-without-source-condition",
+        edit_statement("OnCallKey", "AlarmsPage", without_condition),
+        rules.alarms_page_on_call,
+        ("OnCallKey", "aws:SourceAccount"),
+    ),
+    (
+        "topic-policy-removed",
+        drop("OnCallTopicPolicy"),
+        rules.alarms_page_on_call,
+        ("OnCallTopic", "topic policy", "sns:Publish"),
+    ),
+    # --- event sources ---
     (
         "sqs-source-without-batch-item-failures",
         drop_event_key("FragmentWorker", "Queue", "FunctionResponseTypes"),
@@ -354,23 +695,21 @@ MUTATIONS: list[tuple[str, Callable[[Body], None], rules.Rule, tuple[str, ...]]]
     (
         "evidence-writer-without-legal-hold",
         set_value(
-            "FragmentWorker",
-            "Policies",
-            value=[
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "s3:PutObject",
-                            "Resource": {"Fn::Sub": "${FragmentEvidenceBucket.Arn}/*"},
-                        }
-                    ],
-                }
-            ],
+            "FragmentWorkerEvidencePolicy",
+            "PolicyDocument",
+            value={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": {"Fn::Sub": "${FragmentEvidenceBucket.Arn}/*"},
+                    }
+                ],
+            },
         ),
         rules.evidence_bucket_locked,
-        ("FragmentWorker", "s3:PutObjectLegalHold"),
+        ("FragmentWorkerEvidencePolicy", "s3:PutObjectLegalHold"),
     ),
     (
         "pitr-dropped",
@@ -486,6 +825,26 @@ def test_violations_reports_the_issue_examples_together() -> None:
     assert any(m.startswith("IntakeFunction") and "DynamoDBCrudPolicy" in m for m in messages)
     assert any(m.startswith("FragmentQueue") and "RedrivePolicy" in m for m in messages)
     assert rules.violations(with_fragment()) == []
+
+
+def test_violations_reports_the_least_privilege_examples_of_issue_11_together() -> None:
+    """Issue 11's four mutations at once, through the one entry point `make test` uses: each is named."""
+    body = with_fragment()
+    add_managed_policy("DispatcherFunctionRole", MANAGED + "service-role/AWSLambdaDynamoDBExecutionRole")(body)
+    edit_statement("IntakeFunctionRole", "StoreAndLookUpReports", without_condition)(body)
+    add_role_statement(
+        "QuarantineFunctionEvidencePolicy", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": EVIDENCE_OBJECTS}
+    )(body)
+    add_role_statement(
+        "EscalationFunctionDraftsPolicy", {"Effect": "Allow", "Action": "kms:*", "Resource": EVIDENCE_KEY_ARN}
+    )(body)
+
+    messages = rules.violations(body)
+
+    assert any(m.startswith("DispatcherFunction") and "AWSLambdaDynamoDBExecutionRole" in m for m in messages)
+    assert any(m.startswith("IntakeFunction") and "LeadingKeys" in m for m in messages)
+    assert any(m.startswith("QuarantineFunction") and "may read evidence" in m for m in messages)
+    assert any(m.startswith("EscalationFunction") and "kms:*" in m for m in messages)
 
 
 def test_a_bucket_that_holds_no_evidence_is_not_held_to_the_evidence_rules() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.template import event_sources, load_template
+from local.template import event_sources, load_template, referenced_logical_id
 from local.world import World
 from shared.domain.quarantine import protected_bucket_policy
 from shared.settings import Settings
@@ -16,7 +16,17 @@ def world() -> World:
 
 
 def statements(function: str) -> list[dict[str, Any]]:
-    return [s for policy in load_template().properties(function)["Policies"] for s in policy["Statement"]]
+    """Every statement of the function's role: its inline policies and the policy resources attached to it."""
+    template = load_template()
+    role = referenced_logical_id(template.properties(function)["Role"])
+    assert role is not None, f"{function} has no Role of its own"
+    documents = [policy["PolicyDocument"] for policy in template.properties(role).get("Policies", [])]
+    documents += [
+        template.properties(logical_id)["PolicyDocument"]
+        for logical_id in template.resources_of_type("AWS::IAM::RolePolicy")
+        if referenced_logical_id(template.properties(logical_id)["RoleName"]) == role
+    ]
+    return [s for document in documents for s in document["Statement"]]
 
 
 def test_the_template_installs_the_same_bucket_policy_the_code_builds():
@@ -54,6 +64,17 @@ def test_the_worker_may_not_delete_bypass_retention_or_write_outside_evidence():
     assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${EvidenceBucket.Arn}/evidence/*"}]
     (custody,) = [s for s in statements("QuarantineFunction") if s["Sid"] == "AppendCustodyEvents"]
     assert custody["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CUSTODY#*"]}}
+
+
+def test_the_worker_checks_evidence_copies_without_being_able_to_read_them():
+    on_evidence = [s for s in statements("QuarantineFunction") if "EvidenceBucket" in str(s["Resource"])]
+    actions = {a for s in on_evidence for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {"s3:GetObjectAttributes", "s3:GetObjectLegalHold", "s3:GetObjectRetention"} <= actions
+    assert not actions & {"s3:GetObject", "s3:GetObjectVersion"}
+    declared = load_template().properties("EvidenceBucketPolicy")["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in declared if s["Sid"] == "OnlyEvidenceReadersReadEvidence"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and "s3:GetObject" in deny["Action"]
+    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [{"Fn::GetAtt": ["EscalationFunctionRole", "Arn"]}]
 
 
 def test_the_queue_outlasts_six_worker_timeouts_and_failures_come_back_one_by_one():
