@@ -41,6 +41,8 @@ def measure() -> list[Figure]:
         _, hashed = code_copies(python, Path(workdir))
         times = interleaved_medians(python, {"floor": (FLOOR, hashed), "webform": (FIRST_RESPONSE, hashed)})
     return [
-        Figure("py3.12 web form first response", times["webform"] * 1000, "ms", note="GET / -> 200, CPU time"),
+        Figure(
+            "py3.12 web form first response", times["webform"] * 1000, "ms", note="GET / -> 200, CPU time", digits=0
+        ),
         Figure("py3.12 web form first response / floor", times["webform"] / times["floor"], "x"),
     ]

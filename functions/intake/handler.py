@@ -1,8 +1,7 @@
-"""Lambda adapter for the intake API: parse the event, call shared.intake, map domain errors to HTTP. No boto3 here."""
+"""Lambda adapter for the partner API: routes call shared.domain.intake; a domain error answers with its status."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import Counter
 from typing import Any
@@ -18,7 +17,7 @@ from shared.config import settings
 from shared.domain import intake
 from shared.domain.answers import BatchAnswer, Refusal
 from shared.domain.callers import Caller, identify, principal_of
-from shared.domain.errors import DomainError, MalformedBody, StoreUnavailable, requirement
+from shared.domain.errors import DomainError, StoreUnavailable
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -34,33 +33,22 @@ def _caller() -> Caller:
     return identify(principal_of(identity.user_arn, identity.access_key), settings().partners)
 
 
-def _raw_body() -> bytes:
+def _submitted() -> bytes:
+    """The body, once its envelope (media type, size) is worth parsing."""
     event = app.current_event
-    body = event.body or ""
-    if event.is_base64_encoded:
-        try:
-            return base64.b64decode(body, validate=True)
-        except ValueError:
-            raise MalformedBody(
-                "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded body")]
-            ) from None
-    return body.encode("utf-8", "surrogatepass")
+    body = intake.request_body(event.body, base64_encoded=event.is_base64_encoded)
+    intake.check_envelope(event.headers.get("content-type"), len(body), settings().max_body_bytes)
+    return body
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps(body, separators=(",", ":")),
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
+    headers = {"Cache-Control": "no-store", **(headers or {})}
+    return Response(status, "application/json", json.dumps(body, separators=(",", ":")), headers=headers)
 
 
 @app.post("/v1/reports")
 def submit_report() -> Response[str]:
-    body = _raw_body()
-    intake.check_envelope(app.current_event.headers.get("content-type"), len(body), settings().max_body_bytes)
-    receipt = intake.submit_json(body, _caller(), _table(), protected_buckets=settings().protected_buckets)
+    receipt = intake.submit_json(_submitted(), _caller(), _table(), protected_buckets=settings().protected_buckets)
     logger.append_keys(report_id=receipt.report_id)
     logger.info("report received", extra={"duplicate": receipt.duplicate})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)
@@ -69,11 +57,10 @@ def submit_report() -> Response[str]:
 
 @app.post("/v1/reports/batch")
 def submit_batch() -> Response[str]:
-    body = _raw_body()
-    intake.check_envelope(app.current_event.headers.get("content-type"), len(body), settings().max_body_bytes)
-    results = intake.submit_batch_json(body, _caller(), _table(), protected_buckets=settings().protected_buckets)
-    counts = Counter(result.status for result in results)
-    logger.info("batch received", extra={"items": len(results), "statuses": dict(counts)})
+    results = intake.submit_batch_json(
+        _submitted(), _caller(), _table(), protected_buckets=settings().protected_buckets
+    )
+    logger.info("batch received", extra={"items": len(results), "statuses": dict(Counter(r.status for r in results))})
     metrics.add_metric(name="BatchItems", unit=MetricUnit.Count, value=len(results))
     return _json(200, BatchAnswer(results=[result.answer() for result in results]).as_json())
 
@@ -100,8 +87,9 @@ def get_report(reportId: str) -> Response[str]:  # noqa: N803  (the route's para
 
 @app.exception_handler(DomainError)
 def refuse(error: DomainError) -> Response[str]:
-    codes = sorted({r.code for r in error.requirements})
-    logger.info("request refused", extra={"status": error.status, "codes": codes})
+    logger.info(
+        "request refused", extra={"status": error.status, "codes": sorted({r.code for r in error.requirements})}
+    )
     return _json(error.status, Refusal.of(error).as_json())
 
 
@@ -109,8 +97,7 @@ def refuse(error: DomainError) -> Response[str]:
 def unavailable(error: StoreUnavailable) -> Response[str]:
     # Nothing was accepted; the caller retries (with its clientToken, the retry is safe).
     logger.warning("store unavailable", extra={"reason": str(error)})
-    retry = {"Retry-After": str(error.retry_after_seconds)}
-    return _json(error.status, {"message": "Try again shortly."}, headers=retry)
+    return _json(error.status, {"message": "Try again shortly."}, {"Retry-After": str(error.retry_after_seconds)})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -6,6 +6,7 @@ The store is passed in (anything with `put_new` and `get`), so this module runs 
 
 from __future__ import annotations
 
+import base64
 import hmac
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from shared.domain.dedupe import dedupe_key, key_digest_of, receipt_hash, receip
 from shared.domain.errors import (
     DomainError,
     InvalidReport,
+    MalformedBody,
     PayloadTooLarge,
     ReportNotFound,
     StoreUnavailable,
@@ -34,6 +36,18 @@ class ReportStore(Protocol):
     def put_new(self, report: ReportRecord) -> ReportRecord | None: ...
 
     def get(self, key_hex: str) -> ReportRecord | None: ...
+
+
+def request_body(body: str | None, *, base64_encoded: bool | None) -> bytes:
+    """An API Gateway event's body as the bytes the client sent."""
+    if not base64_encoded:
+        return (body or "").encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body or "", validate=True)
+    except ValueError:
+        raise MalformedBody(
+            "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded body")]
+        ) from None
 
 
 def check_envelope(content_type: str | None, body_size: int, max_body_bytes: int) -> None:

@@ -29,7 +29,6 @@ the security headers every page is served with.
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -281,15 +280,7 @@ def read_post(headers: Mapping[str, str], body: str | None, *, base64_encoded: b
     check_same_origin(
         headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host"), headers.get("x-forwarded-proto")
     )
-    content_type = headers.get("content-type")
-    if not base64_encoded:
-        return (body or "").encode("utf-8", "surrogatepass"), content_type
-    try:
-        return base64.b64decode(body or "", validate=True), content_type
-    except ValueError:
-        raise MalformedBody(
-            "The body is not valid base64.", [requirement("", "rule.body.malformed_base64", "isBase64Encoded")]
-        ) from None
+    return intake.request_body(body, base64_encoded=base64_encoded), headers.get("content-type")
 
 
 # The heading of the plain page for a request that is not one our form sends, by the refusal's code.
