@@ -351,19 +351,28 @@ class CaseTable(TableAdapter):
             raise StoreUnavailable(type(exc).__name__) from exc
         return None
 
-    def clear_pending(self, sent: Mapping[str, Iterable[str]]) -> None:
-        """Forget that these reports' messages were still to send: case id -> report ids. One UpdateItem per case."""
-        for case_id, report_ids in sorted(sent.items()):
-            ids = sorted(set(report_ids))
-            if not ids:
-                continue
+    def clear_pending(
+        self, sent: Mapping[str, Iterable[str]], forget: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """Per case one UpdateItem: sent report ids out of pendingFanout, discarded increments' tokens forgotten."""
+        forget = forget or {}
+        for case_id in sorted(set(sent) | set(forget)):
             expression = _Expression()
+            removals = [
+                f"{expression.name(name)} {expression.value(name, {'SS': values})}"
+                for name, values in (
+                    ("pendingFanout", sorted(set(sent.get(case_id, ())))),
+                    ("increments", sorted(set(forget.get(case_id, ())))),
+                )
+                if values
+            ]
+            if not removals:
+                continue
             try:
                 self.client.update_item(
                     TableName=self.table_name,
                     Key=case_key(case_id),
-                    UpdateExpression=f"DELETE {expression.name('pendingFanout')} "
-                    f"{expression.value('sent', {'SS': ids})}",
+                    UpdateExpression="DELETE " + ", ".join(removals),
                     ConditionExpression="attribute_exists(PK)",
                     **expression.parameters(),
                 )

@@ -34,7 +34,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from shared.domain.cases import (
@@ -98,7 +98,11 @@ class CaseStore(Protocol):
         """Write it; None when written, else the case as it is now (a condition failed: recompute and retry)."""
         ...
 
-    def clear_pending(self, sent: Mapping[str, Iterable[str]]) -> None: ...
+    def clear_pending(
+        self, sent: Mapping[str, Iterable[str]], forget: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """Per case: drop sent report ids from pendingFanout, and forget tokens of discarded increments."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,7 @@ class _Counting:
     marked: dict[str, tuple[str, ...]] = field(default_factory=dict)  # token -> report ids this delivery marked
     additions: dict[str, tuple[CaseAddition, ...]] = field(default_factory=dict)  # token -> what it adds
     forget: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # case id -> tokens discarded
+    forget_later: dict[str, frozenset[str]] = field(default_factory=dict)  # left to the clear write, or a write alone
 
 
 def dispatch(
@@ -223,9 +228,10 @@ def dispatch(
         for report in to_send:
             if report.report_id not in unsent:
                 sent[case_of[report.report_id]].add(report.report_id)
-        if sent:
+        forget = {case_id: tokens for case_id, tokens in counting.forget_later.items() if case_id in states}
+        if sent or forget:
             try:
-                store.clear_pending(sent)
+                store.clear_pending(sent, forget)
             except StoreUnavailable as exc:
                 # The messages are out, but nothing says so: deliver the records again, and they are sent again.
                 result.warn("pending fan-out not cleared", {"reason": str(exc)})
@@ -288,10 +294,17 @@ def _add(counting: _Counting, store: CaseStore, result: DispatchResult) -> None:
     additions = dict(counting.additions)  # this delivery's own: it knows what they add
     if named:
         try:
-            additions |= store.stored_increments(set(named))
+            stored = store.stored_increments(set(named))
         except StoreUnavailable as exc:
             result.warn("increments unavailable", {"reason": str(exc)})
             counting.failed |= {report_id for ids in named.values() for report_id in ids}
+            stored = {}
+        else:
+            for token in set(named) - set(stored):
+                # Its item is gone, so it was added everywhere: a token its cases still hold is safe to forget.
+                for report_id in named[token]:
+                    counting.forget[counting.case_of[report_id]].add(token)
+        additions |= stored
     for token, adds in additions.items():
         owners = set(counting.marked.get(token, ())) | set(named.get(token, ()))
         try:
@@ -324,7 +337,9 @@ def _settle(counting: _Counting, store: CaseStore, result: DispatchResult) -> No
             continue  # every report of it was counted by an increment this delivery could not find: nothing to do
         for _ in range(MAX_SETTLE_ROUNDS):
             settlement = settle(state, reports, counting.forget.get(case_id, ()))
-            if settlement.empty:
+            if replace(settlement, forget=frozenset()).empty:
+                if settlement.forget:  # nothing else to write: the pendingFanout clear takes the tokens along
+                    counting.forget_later[case_id] = settlement.forget
                 break
             try:
                 current = store.settle(settlement)

@@ -146,11 +146,17 @@ class MemoryCaseStore:
         self.cases[settlement.case_id] = replace(settlement, expected=stored).after
         return None
 
-    def clear_pending(self, sent: Mapping[str, Iterable[str]]) -> None:
+    def clear_pending(
+        self, sent: Mapping[str, Iterable[str]], forget: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
         self._call("clear_pending")
-        for case_id, ids in sent.items():
+        for case_id in set(sent) | set(forget or {}):
             case = self.cases[case_id]
-            self.cases[case_id] = replace(case, pending_fanout=case.pending_fanout - set(ids))
+            self.cases[case_id] = replace(
+                case,
+                pending_fanout=case.pending_fanout - set(sent.get(case_id, ())),
+                increments=case.increments - set((forget or {}).get(case_id, ())),
+            )
 
 
 @dataclass
