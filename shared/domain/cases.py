@@ -28,8 +28,11 @@ Counting: mark, then add (exactly once, crash-safe, no conflicts)
    and the increment's token, conditional on the token not being recorded yet (ADD commutes; the token makes the
    write idempotent, so a retry, a redelivery or a second dispatcher applying the same increment adds it once). The
    write that creates a case records the token as `createdBy` instead of in the `increments` set.
-3. Discard the increment item, then drop its token from the case (in the settle write below). In that order: a token
-   is forgotten only once nothing can apply its increment again.
+3. Discard the increment item, then drop its token from the case (in the settle write below, or in the pendingFanout
+   clear when nothing else needs settling). In that order: a token is forgotten only once nothing can apply its
+   increment again. That relies on no two deliveries of one report running at once (Lambda processes a shard's
+   batches one at a time); a sweeper must re-dispatch only reports still QUEUED, which carry no token. A token whose
+   item is found gone while its case still holds it (a crash after the discard) is forgotten by the redelivery.
    Crash safety: a crash after 1 leaves the increment item; the redelivered reports fail their marks, hand back
    their token, and the redelivery applies the stored increment (2, idempotent) and discards it (3). The increment
    item, not the redelivered records, says what to add, so a bisected or partial redelivery adds exactly what the
