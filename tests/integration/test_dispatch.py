@@ -174,7 +174,7 @@ def test_a_poison_record_fails_alone_then_lambda_resumes_there_and_nothing_is_do
 
 def test_the_event_source_takes_batches_the_counting_transaction_can_hold():
     (source,) = [s for s in event_sources(load_template()) if s.function == "DispatcherFunction"]
-    assert source.batch_size <= 99, "a case's reports and the case itself go in one 100-action transaction"
+    assert source.batch_size <= 99, "a batch's marks and its increment item go in one 100-action transaction"
     assert source.report_batch_item_failures and source.bisect_batch_on_function_error
     assert 0 <= source.maximum_retry_attempts <= 10 and source.on_failure_destination == "DispatcherFailureQueue"
 
