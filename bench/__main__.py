@@ -25,6 +25,7 @@ SECTIONS = (
     "bench.webform",
     "bench.local_stack",
     "bench.pipeline",
+    "bench.hotcase",
     "bench.quarantine",
 )
 

@@ -270,17 +270,8 @@ def measure() -> list[Figure]:
                 xarf(url="https://demo-customer-content.s3.amazonaws.com/notes/readme.txt", description=f"#{n}"), None
             )
         viral_items = _new_report_items(world, seen)
-        case_writes: list[int] = []
-
-        def count_case_writes(params: dict[str, Any], **_: Any) -> None:
-            case_writes.append(sum(1 for a in params["TransactItems"] if a["Update"]["Key"]["SK"]["S"] == "CASE"))
-
-        from shared.adapters import aws
-
-        aws.dynamodb().meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count_case_writes)
         with _counting() as viral:
             _dispatch(world, viral_items, batch, first=10_000, purged=("QuarantineQueue", "EscalationQueue"))
-        aws.dynamodb().meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", count_case_writes)
         viral_sqs = sum(viral[op] for op in SQS_OPERATIONS)
         _purge(world, "QuarantineQueue", "EscalationQueue")
 
@@ -312,12 +303,6 @@ def measure() -> list[Figure]:
             sum(viral.values()) / len(viral_items),
             digits=3,
             note=_detail(viral),
-        ),
-        Figure(
-            "pipeline: case writes per stream batch, viral",
-            max(case_writes),
-            budget=1,
-            note=f"the most in any of {len(case_writes)} batches",
         ),
         Figure("pipeline: SQS calls/message, distinct cases", sqs / messages, budget=0.1, digits=3),
         Figure("pipeline: SQS calls/message, viral object", viral_sqs / len(viral_items), budget=0.1, digits=3),

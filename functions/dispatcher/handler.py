@@ -39,6 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "records": len(event.get("Records") or []),
         "counted": result.counted,
         "replayed": result.replayed,
+        "recovered": result.recovered,  # increments a crashed delivery stored and this one added
         "cases": result.cases,
         "messages": result.messages,
         "poison": result.poison,

@@ -1,7 +1,14 @@
-"""Cases in the reports table: shared.domain.cases decides what a case write says; this is where it is committed."""
+"""Cases in the reports table: shared.domain.cases decides what a case write says; this is where it is committed.
+
+Items: the case (`CASE#<caseId>` / `CASE`), and per mark transaction one increment item (`INCREMENT#<token>` /
+`INCREMENT`, entity "increment") holding that transaction's CaseAdditions as JSON until they are added to their
+cases. A report counted by an increment carries its token (`increment`). No case item is ever written in a
+transaction: every case write is one UpdateItem (see shared.domain.cases for why that stays exact).
+"""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -10,7 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from botocore.exceptions import ClientError
 
 from shared.adapters.reports_table import REPORT_SK, TableAdapter, report_pk
-from shared.domain.cases import MAX_TRANSACTION_ACTIONS, CaseIncrement, CaseState, CommitOutcome
+from shared.domain.cases import (
+    MAX_TRANSACTION_ACTIONS,
+    CaseAddition,
+    CaseIncrement,
+    CaseSettlement,
+    CaseState,
+    MarkOutcome,
+)
 from shared.domain.errors import StoreUnavailable
 from shared.domain.policy import Severity
 from shared.domain.reports import ReportRecord, ReportStatus
@@ -25,6 +39,7 @@ T = TypeVar("T")
 # ---------------------------------------------------------------------------------------------------------------
 
 CASE_SK = "CASE"
+INCREMENT_SK = "INCREMENT"
 MAX_BATCH_GET_KEYS = 100  # and for one BatchGetItem
 _UNPROCESSED_ATTEMPTS = 5
 
@@ -41,6 +56,7 @@ _CASE_SETS = {
     "urls": "urls",
     "objects": "objects",
     "pending_fanout": "pendingFanout",
+    "increments": "increments",
 }
 
 
@@ -50,6 +66,10 @@ def case_pk(case_id: str) -> str:
 
 def case_key(case_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"PK": {"S": case_pk(case_id)}, "SK": {"S": CASE_SK}}
+
+
+def increment_key(token: str) -> dict[str, AttributeValueTypeDef]:
+    return {"PK": {"S": f"INCREMENT#{token}"}, "SK": {"S": INCREMENT_SK}}
 
 
 def case_from_item(item: Mapping[str, Any]) -> CaseState:
@@ -63,6 +83,41 @@ def case_from_item(item: Mapping[str, Any]) -> CaseState:
         severity=Severity(item["severity"]["S"]) if "severity" in item else None,
         notified_severity=Severity(item["notifiedSeverity"]["S"]) if "notifiedSeverity" in item else None,
         escalate=bool(item.get("escalate", {}).get("BOOL", False)),
+        stored_reporter_count=int(item["reporterCount"]["N"]) if "reporterCount" in item else None,
+    )
+
+
+def _addition_json(addition: CaseAddition) -> dict[str, Any]:
+    seed = addition.seed
+    return {
+        "caseId": seed.case_id,
+        "resource": seed.resource,
+        "family": seed.family,
+        "category": seed.category,
+        "newCase": addition.new_case,
+        "reports": addition.reports,
+        **{name: sorted(getattr(addition, name)) for name in ("reporters", "types", "urls", "objects", "pending")},
+        "escalate": addition.escalate,
+        "severity": str(addition.severity) if addition.severity else None,
+        "firstSeen": addition.first_seen,
+        "lastSeen": addition.last_seen,
+        "firstIncident": addition.first_incident,
+    }
+
+
+def _addition_from_json(data: Mapping[str, Any]) -> CaseAddition:
+    return CaseAddition(
+        seed=CaseState(
+            case_id=data["caseId"], resource=data["resource"], family=data["family"], category=data["category"]
+        ),
+        new_case=bool(data["newCase"]),
+        reports=int(data["reports"]),
+        **{name: frozenset(data[name]) for name in ("reporters", "types", "urls", "objects", "pending")},
+        escalate=bool(data["escalate"]),
+        severity=Severity(data["severity"]) if data["severity"] else None,
+        first_seen=data["firstSeen"],
+        last_seen=data["lastSeen"],
+        first_incident=data["firstIncident"],
     )
 
 
@@ -141,16 +196,25 @@ class CaseTable(TableAdapter):
         item = answer.get("Item")
         return case_from_item(item) if item else None
 
-    def commit(self, increments: Sequence[CaseIncrement]) -> CommitOutcome:
-        """Apply every increment, and mark every report in them as counted, in one transaction: all or nothing."""
-        actions: list[Any] = []
-        owners: list[CaseIncrement | ReportRecord] = []
-        for increment in increments:
-            actions.append({"Update": self._case_update(increment)})
-            owners.append(increment)
-            for report in increment.reports:
-                actions.append({"Update": self._report_mark(report, increment.after.case_id)})
-                owners.append(report)
+    def mark(self, increments: Sequence[CaseIncrement]) -> MarkOutcome:
+        """Mark every report of the increments counted and store their additions, in one transaction: all or none."""
+        token = uuid.uuid4().hex
+        reports = [report for increment in increments for report in increment.reports]
+        actions: list[Any] = [
+            {"Update": self._report_mark(report, increment.after.case_id, token)}
+            for increment in increments
+            for report in increment.reports
+        ]
+        document = json.dumps([_addition_json(increment.addition) for increment in increments], sort_keys=True)
+        actions.append(
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {**increment_key(token), "entity": {"S": "increment"}, "additions": {"S": document}},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
         if len(actions) > MAX_TRANSACTION_ACTIONS:
             raise ValueError(f"{len(actions)} actions in one transaction; DynamoDB takes {MAX_TRANSACTION_ACTIONS}")
         try:
@@ -160,42 +224,162 @@ class CaseTable(TableAdapter):
         except ClientError as exc:
             if _error_code(exc) == "TransactionCanceledException":
                 reasons = cast(dict[str, Any], exc.response).get("CancellationReasons") or []
-                return self._explain(reasons, owners)
+                return self._explain(reasons, reports)
             raise StoreUnavailable(_error_code(exc)) from exc
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        return CommitOutcome(committed=True)
+        return MarkOutcome(token=token)
 
-    def clear_pending(self, sent: Mapping[str, Iterable[str]]) -> None:
-        """Forget that these reports' messages were still to send: case id -> report ids."""
-        updates: list[Any] = []
-        for case_id, report_ids in sorted(sent.items()):
-            ids = sorted(set(report_ids))
-            if not ids:
-                continue
-            expression = _Expression()
-            updates.append(
-                {
-                    "TableName": self.table_name,
-                    "Key": case_key(case_id),
-                    "UpdateExpression": f"DELETE {expression.name('pendingFanout')} "
-                    f"{expression.value('sent', {'SS': ids})}",
-                    "ConditionExpression": "attribute_exists(PK)",
-                    **expression.parameters(),
-                }
-            )
+    def stored_increments(self, tokens: Iterable[str]) -> dict[str, tuple[CaseAddition, ...]]:
+        found: dict[str, tuple[CaseAddition, ...]] = {}
+        ordered = sorted(set(tokens))
         try:
-            if len(updates) == 1:
-                self.client.update_item(**updates[0])
-            else:  # one call for up to 100 cases instead of one each
-                for chunk in _chunks(updates, MAX_TRANSACTION_ACTIONS):
-                    self.client.transact_write_items(
-                        TransactItems=[{"Update": update} for update in chunk], ClientRequestToken=str(uuid.uuid4())
-                    )
+            for chunk in _chunks(ordered, MAX_BATCH_GET_KEYS):
+                request: Any = {
+                    self.table_name: {"Keys": [increment_key(token) for token in chunk], "ConsistentRead": True}
+                }
+                for attempt in range(_UNPROCESSED_ATTEMPTS):
+                    answer = self.client.batch_get_item(RequestItems=request)
+                    for item in answer.get("Responses", {}).get(self.table_name, []):
+                        token = item["PK"]["S"].removeprefix("INCREMENT#")
+                        found[token] = tuple(_addition_from_json(a) for a in json.loads(item["additions"]["S"]))
+                    request = answer.get("UnprocessedKeys") or {}
+                    if not request:
+                        break
+                    time.sleep(0.02 * 2**attempt)
+                if request:
+                    raise StoreUnavailable("UnprocessedKeys")
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc)) from exc
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return {token: found[token] for token in ordered if token in found}
+
+    def add(self, token: str, addition: CaseAddition) -> CaseState:
+        """One UpdateItem ADD, idempotent per token: creating the case (token as createdBy) or adding to it."""
+        attempts = [True, False] if addition.new_case else [False]
+        for create in attempts:
+            try:
+                answer = self.client.update_item(**self._case_add(token, addition, create=create))
+            except ClientError as exc:
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise StoreUnavailable(_error_code(exc)) from exc
+                current = cast(dict[str, Any], exc.response).get("Item")
+                if current and (
+                    current.get("createdBy", {}).get("S") == token
+                    or token in current.get("increments", {}).get("SS", [])
+                ):
+                    return case_from_item(current)  # added before: by a crashed delivery, or this call's lost answer
+                continue  # someone else created the case meanwhile: add to it
+            except Exception as exc:
+                raise StoreUnavailable(type(exc).__name__) from exc
+            return case_from_item(answer["Attributes"])
+        raise StoreUnavailable("CaseAddRefused")
+
+    def discard(self, token: str) -> None:
+        try:
+            self.client.delete_item(TableName=self.table_name, Key=increment_key(token))
         except ClientError as exc:
             raise StoreUnavailable(_error_code(exc)) from exc
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+
+    def settle(self, settlement: CaseSettlement) -> CaseState | None:
+        expression = _Expression()
+        assignments: list[str] = []
+        conditions = ["attribute_exists(PK)"]
+        moves = (
+            ("severity", settlement.severity and str(settlement.severity), ">"),
+            ("reporterCount", settlement.reporter_count, "<"),
+            ("firstSeen", settlement.first_seen, ">"),
+            ("lastSeen", settlement.last_seen, "<"),
+        )
+        for name, value, stored_is in moves:
+            if value is None:
+                continue
+            attribute: AttributeValueTypeDef = {"N": str(value)} if isinstance(value, int) else {"S": value}
+            assignments.append(expression.assign(name, attribute))
+            # Only ever one way: a writer that moved the field further makes this fail, and the settle is recomputed.
+            conditions.append(
+                f"(attribute_not_exists({expression.name(name)}) OR {expression.name(name)} {stored_is} :{name})"
+            )
+        if settlement.first_incident is not None:
+            # Reporters spell incident times their own way, so text order is not time order: expect the value read.
+            assignments.append(expression.assign("firstIncident", {"S": settlement.first_incident}))
+            seen = settlement.expected.first_incident
+            conditions.append(
+                f"{expression.name('firstIncident')} = {expression.value('seenIncident', {'S': seen})}"
+                if seen is not None
+                else f"attribute_not_exists({expression.name('firstIncident')})"
+            )
+        removals = [
+            f"{expression.name(name)} {expression.value(name, {'SS': sorted(values)})}"
+            for name, values in (
+                ("reporters", settlement.trim_reporters),
+                ("urls", settlement.trim_urls),
+                ("objects", settlement.trim_objects),
+                ("increments", settlement.forget),
+            )
+            if values
+        ]
+        update = " ".join(
+            part
+            for part in (
+                "SET " + ", ".join(assignments) if assignments else "",
+                "DELETE " + ", ".join(removals) if removals else "",
+            )
+            if part
+        )
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=case_key(settlement.case_id),
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conditions),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **expression.parameters(),
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                current = cast(dict[str, Any], exc.response).get("Item")
+                if current:
+                    return case_from_item(current)
+            raise StoreUnavailable(_error_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return None
+
+    def clear_pending(
+        self, sent: Mapping[str, Iterable[str]], forget: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """Per case one UpdateItem: sent report ids out of pendingFanout, discarded increments' tokens forgotten."""
+        forget = forget or {}
+        for case_id in sorted(set(sent) | set(forget)):
+            expression = _Expression()
+            removals = [
+                f"{expression.name(name)} {expression.value(name, {'SS': values})}"
+                for name, values in (
+                    ("pendingFanout", sorted(set(sent.get(case_id, ())))),
+                    ("increments", sorted(set(forget.get(case_id, ())))),
+                )
+                if values
+            ]
+            if not removals:
+                continue
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=case_key(case_id),
+                    UpdateExpression="DELETE " + ", ".join(removals),
+                    ConditionExpression="attribute_exists(PK)",
+                    **expression.parameters(),
+                )
+            except ClientError as exc:
+                raise StoreUnavailable(_error_code(exc)) from exc
+            except Exception as exc:
+                raise StoreUnavailable(type(exc).__name__) from exc
 
     def record_escalation(
         self, case_id: str, *, draft_sha256: str | None = None, notified_severity: Severity | None = None
@@ -224,55 +408,70 @@ class CaseTable(TableAdapter):
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
-    def _case_update(self, increment: CaseIncrement) -> dict[str, Any]:
-        after = increment.after
+    def _case_add(self, token: str, addition: CaseAddition, *, create: bool) -> dict[str, Any]:
         expression = _Expression()
-        assignments = [
-            expression.assign("entity", {"S": "case"}),
-            expression.assign("version", {"N": str(after.version)}),
-            expression.assign("reporterCount", {"N": str(after.reporter_count)}),
-            expression.assign("escalate", {"BOOL": after.escalate}),
+        seed = addition.seed
+        assignments = [expression.assign("entity", {"S": "case"})]
+        assignments += [expression.assign(name, {"S": getattr(seed, field)}) for field, name in _CASE_STRINGS.items()]
+        # What does not commute is only initialised here (the case's first write wins), then kept by the settle.
+        initial: list[tuple[str, AttributeValueTypeDef | None]] = [
+            ("severity", {"S": str(addition.severity)} if addition.severity else None),
+            ("reporterCount", {"N": str(len(addition.reporters))}),
+            ("firstSeen", {"S": addition.first_seen} if addition.first_seen else None),
+            ("lastSeen", {"S": addition.last_seen} if addition.last_seen else None),
+            ("firstIncident", {"S": addition.first_incident} if addition.first_incident else None),
+            ("escalate", None if addition.escalate else {"BOOL": False}),
         ]
-        assignments += [expression.assign(name, {"S": getattr(after, field)}) for field, name in _CASE_STRINGS.items()]
-        for field in ("first_seen", "last_seen", "first_incident"):
-            if (value := getattr(after, field)) is not None:
-                assignments.append(expression.assign(_CASE_OPTIONAL_STRINGS[field], {"S": value}))
-        if after.severity is not None:
-            assignments.append(expression.assign("severity", {"S": str(after.severity)}))
+        for name, value in initial:
+            if value is not None:
+                assignments.append(
+                    f"{expression.name(name)} = if_not_exists({expression.name(name)}, {expression.value(name, value)})"
+                )
+        if addition.escalate:  # only ever set to true, so it commutes
+            assignments.append(expression.assign("escalate", {"BOOL": True}))
         additions = [
-            f"{expression.name('reportCount')} {expression.value('added', {'N': str(len(increment.reports))})}"
+            f"{expression.name('reportCount')} {expression.value('added', {'N': str(addition.reports)})}",
+            f"{expression.name('version')} {expression.value('one', {'N': '1'})}",
         ]
         for name, added in (
-            ("reporters", increment.added_reporters),
-            ("types", increment.added_types),
-            ("urls", increment.added_urls),
-            ("objects", increment.added_objects),
-            ("pendingFanout", increment.pending),
+            ("reporters", addition.reporters),
+            ("types", addition.types),
+            ("urls", addition.urls),
+            ("objects", addition.objects),
+            ("pendingFanout", addition.pending),
         ):
             if added:  # a string set cannot be empty
-                additions.append(f"{expression.name(name)} {expression.value(name, {'SS': sorted(added)})}")
-        if increment.before.exists:
-            expected = expression.value("expected", {"N": str(increment.before.version)})
-            condition = f"{expression.name('version')} = {expected}"
-        else:
+                additions.append(f"{expression.name(name)} {expression.value('add_' + name, {'SS': sorted(added)})}")
+        token_value = expression.value("token", {"S": token})
+        if create:
+            assignments.append(f"{expression.name('createdBy')} = {token_value}")
             condition = "attribute_not_exists(PK)"
+        else:
+            additions.append(f"{expression.name('increments')} {expression.value('tokens', {'SS': [token]})}")
+            created_by = expression.name("createdBy")
+            condition = (
+                f"NOT contains({expression.name('increments')}, {token_value}) "
+                f"AND (attribute_not_exists({created_by}) OR {created_by} <> {token_value})"
+            )
         return {
             "TableName": self.table_name,
-            "Key": case_key(after.case_id),
+            "Key": case_key(seed.case_id),
             "UpdateExpression": "SET " + ", ".join(assignments) + " ADD " + ", ".join(additions),
             "ConditionExpression": condition,
+            "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             **expression.parameters(),
         }
 
-    def _report_mark(self, report: ReportRecord, case_id: str) -> dict[str, Any]:
+    def _report_mark(self, report: ReportRecord, case_id: str, token: str) -> dict[str, Any]:
         expression = _Expression()
         case_name = expression.name("caseId")
         return {
             "TableName": self.table_name,
             "Key": {"PK": {"S": report_pk(report.key_hex)}, "SK": {"S": REPORT_SK}},
             "UpdateExpression": f"SET {case_name} = {expression.value('caseId', {'S': case_id})}, "
-            f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.PROCESSING.value})}",
+            f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.PROCESSING.value})}, "
+            f"{expression.name('increment')} = {expression.value('increment', {'S': token})}",
             # attribute_exists: a report deleted meanwhile (a destruction order) must not come back as a stub.
             "ConditionExpression": f"attribute_exists(PK) AND attribute_not_exists({case_name})",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -280,27 +479,15 @@ class CaseTable(TableAdapter):
         }
 
     @staticmethod
-    def _explain(reasons: Sequence[Mapping[str, Any]], owners: Sequence[CaseIncrement | ReportRecord]) -> CommitOutcome:
-        already: set[str] = set()
+    def _explain(reasons: Sequence[Mapping[str, Any]], reports: Sequence[ReportRecord]) -> MarkOutcome:
+        already: dict[str, str | None] = {}
         missing: set[str] = set()
-        current: dict[str, CaseState] = {}
-        for owner, reason in zip(owners, reasons, strict=False):
+        for report, reason in zip(reports, reasons, strict=False):
             if reason.get("Code") != "ConditionalCheckFailed":
                 continue  # "None", or a conflict with another transaction: the next attempt may pass
             item = reason.get("Item")
-            if isinstance(owner, CaseIncrement):
-                seed = owner.before
-                current[seed.case_id] = (
-                    case_from_item(item)
-                    if item
-                    else CaseState(
-                        case_id=seed.case_id, resource=seed.resource, family=seed.family, category=seed.category
-                    )
-                )
-            elif item:
-                already.add(owner.report_id)
+            if item:
+                already[report.report_id] = item.get("increment", {}).get("S")
             else:
-                missing.add(owner.report_id)
-        return CommitOutcome(
-            committed=False, already_counted=frozenset(already), missing=frozenset(missing), current=current
-        )
+                missing.add(report.report_id)
+        return MarkOutcome(token=None, already_counted=already, missing=frozenset(missing))

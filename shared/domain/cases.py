@@ -1,10 +1,12 @@
-"""Cases: the reports that name one thing, each counted exactly once.
+"""Cases: the reports that name one thing, each counted exactly once, with no hot key.
 
 A case is one canonical resource in one category family. The dispatcher folds every stream batch into the cases it
-touches, one write per case per batch, so a URL reported 10,000 times costs 100 case writes, not 10,000. This module
-decides what a case is and what such a write says; the storage adapter (shared/adapters/cases_table.py, CaseTable)
-commits it. It is pure: no AWS, no I/O, no clock. It sees ids, canonical resources, category and type, trust tiers,
-principals (only to hash them) and times; never descriptions, contacts or evidence.
+touches, a few writes per case per batch, so a URL reported 10,000 times costs about 300 case writes, not 10,000, and
+concurrent batches about one viral case never conflict: no case item is ever part of a transaction, and every case
+write commutes with every other. This module decides what a case is and what such writes say; the storage adapter
+(shared/adapters/cases_table.py, CaseTable) commits them. It is pure: no AWS, no I/O, no clock. It sees ids,
+canonical resources, category and type, trust tiers, principals (only to hash them) and times; never descriptions,
+contacts or evidence.
 
 Identity
 - Family: CSAM and CSEM are their own family ("child_safety"): they are handled differently (P0, NCMEC draft,
@@ -16,14 +18,38 @@ Identity
 - Case id: 32 hex digits of SHA-256 over (family, resource): deterministic, so a replayed batch, a second dispatcher
   and the escalation worker all name the same case without asking anyone.
 
-Counting
-- reportCount is exact under redelivery. The adapter commits a case's increment in one transaction with every counted
-  report's `caseId`, each conditional on the report having none; a replayed report fails its condition and is
-  dropped, and the case write carries a version so concurrent dispatchers never lose each other's increments.
+Counting: mark, then add (exactly once, crash-safe, no conflicts)
+1. Mark. One transaction per (at most 99) reports sets each report's caseId, PROCESSING and the increment's token,
+   each conditional on the report having no caseId (the exactly-once guard), together with one increment item that
+   holds what those reports add to each of their cases (a CaseAddition per case). The transaction touches only
+   report items and a new item: two batches never share an item, so they never conflict. A replayed report fails its
+   condition and is dropped; its stored token says which increment counted it.
+2. Add. Per case one UpdateItem: `ADD reportCount :n, reporters :r, types, urls, objects, pendingFanout, version 1`
+   and the increment's token, conditional on the token not being recorded yet (ADD commutes; the token makes the
+   write idempotent, so a retry, a redelivery or a second dispatcher applying the same increment adds it once). The
+   write that creates a case records the token as `createdBy` instead of in the `increments` set.
+3. Discard the increment item, then drop its token from the case (in the settle write below, or in the pendingFanout
+   clear when nothing else needs settling). In that order: a token is forgotten only once nothing can apply its
+   increment again. That relies on no two deliveries of one report running at once (Lambda processes a shard's
+   batches one at a time); a sweeper must re-dispatch only reports still QUEUED, which carry no token. A token whose
+   item is found gone while its case still holds it (a crash after the discard) is forgotten by the redelivery.
+   Crash safety: a crash after 1 leaves the increment item; the redelivered reports fail their marks, hand back
+   their token, and the redelivery applies the stored increment (2, idempotent) and discards it (3). The increment
+   item, not the redelivered records, says what to add, so a bisected or partial redelivery adds exactly what the
+   marks counted. Exactness assumes what DynamoDB gives: a write takes effect before its client sees the answer or
+   the timeout, or never; so once an attempt has failed, no earlier attempt can land after a later one was judged.
+4. Settle. What cannot be added is kept by monotone conditional SETs, computed from the case as the add left it
+   (ALL_NEW): severity only ever rises (`severity > :s`, "P0" < "P1" as text), reporterCount only rises, firstSeen
+   only falls and lastSeen only rises (receivedAt is the intake's fixed millisecond ISO format, so text order is time
+   order), firstIncident (reporters' own spellings) by an equality check on the value read. A failed condition means
+   another writer moved a field the right way: the case as it is now comes back, the settle is recomputed, and
+   retried. escalate is only ever SET to true. So these fields are exact whatever order concurrent batches land in.
 - Distinct reporters are distinct principals, kept as short hashes, exact up to MAX_REPORTERS_KEPT and saturated
   there ("100 or more"); the policy only needs to know about five. Anonymous reporters count as one: they cannot be
-  told apart, and a flood of anonymous reports must not pass for corroboration.
-- urls, objects: bounded samples for the CyberTipline draft and the escalation worker.
+  told apart, and a flood of anonymous reports must not pass for corroboration. Concurrent adds read before each
+  other may overshoot a bound; the settle write DELETEs what lies beyond the bound's smallest values, which keeps
+  the smallest values ever added, so the sample converges and never drops under its bound once it has reached it.
+- urls, objects: bounded samples the same way, for the CyberTipline draft and the escalation worker.
 - pendingFanout: ids of counted reports whose queue messages are not confirmed sent yet. Added in the counting write,
   removed after the sends; a replayed report is sent again only if it is still pending. Never set wholesale (only ADD
   and DELETE), so counting and clearing never overwrite each other.
@@ -47,7 +73,8 @@ MAX_REPORTERS_KEPT = 100
 MAX_URLS_KEPT = 20
 MAX_OBJECTS_KEPT = 25
 CASE_ID_HEX_DIGITS = 32
-MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit for one TransactWriteItems: the most one commit may pack
+MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit for one TransactWriteItems
+MAX_MARKS_PER_INCREMENT = MAX_TRANSACTION_ACTIONS - 1  # the increment item takes the last action
 
 _RANK_S3, _RANK_URL, _RANK_DOMAIN, _RANK_IP = range(4)
 
@@ -126,10 +153,13 @@ class CaseState:
     pending_fanout: frozenset[str] = frozenset()
     draft_sha256: str | None = None  # set by the escalation worker: the CyberTipline draft last written
     notified_severity: Severity | None = None  # set by the escalation worker: the severity on-call was told
+    increments: frozenset[str] = frozenset()  # tokens of increments added and not yet forgotten
+    stored_reporter_count: int | None = None  # reporterCount as written (the settle keeps it up with `reporters`)
 
     @property
     def reporter_count(self) -> int:
-        return len(self.reporters)
+        # Concurrent adds may overshoot the sample's bound until the next settle trims it: the count saturates anyway.
+        return min(len(self.reporters), MAX_REPORTERS_KEPT)
 
     @property
     def exists(self) -> bool:
@@ -158,19 +188,116 @@ class CaseIncrement:
     added_objects: frozenset[str]
     pending: frozenset[str]  # report ids among `reports` that have messages to send
 
+    @property
+    def addition(self) -> CaseAddition:
+        return CaseAddition(
+            seed=CaseState(
+                case_id=self.before.case_id,
+                resource=self.before.resource,
+                family=self.before.family,
+                category=self.before.category,
+            ),
+            new_case=not self.before.exists,
+            reports=len(self.reports),
+            reporters=self.added_reporters,
+            types=self.added_types,
+            urls=self.added_urls,
+            objects=self.added_objects,
+            pending=self.pending,
+            escalate=self.after.escalate,
+            severity=self.after.severity,
+            first_seen=_earliest([report.received_at for report in self.reports]),
+            last_seen=_latest([report.received_at for report in self.reports]),
+            first_incident=_earliest([report.incident_time for report in self.reports]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
-class CommitOutcome:
-    """What the store says about one attempt to commit increments together (all of them, or none).
+class CaseAddition:
+    """What one increment adds to one case, as it is stored in the increment item and applied by one commutative write.
 
-    When not committed, it says why, so the next attempt can do better: reports already counted (a replay) or gone,
-    and the cases whose stored version was not the expected one, as they are now.
+    severity and the times are what the case gets when this write creates it; on an existing case the settle decides.
     """
 
-    committed: bool
-    already_counted: frozenset[str] = frozenset()  # report ids
+    seed: CaseState  # identity only
+    new_case: bool  # computed on a case that did not exist yet: try to create it (and record the token as createdBy)
+    reports: int
+    reporters: frozenset[str]
+    types: frozenset[str]
+    urls: frozenset[str]
+    objects: frozenset[str]
+    pending: frozenset[str]
+    escalate: bool
+    severity: Severity | None
+    first_seen: str | None
+    last_seen: str | None
+    first_incident: str | None
+
+    @property
+    def case_id(self) -> str:
+        return self.seed.case_id
+
+
+@dataclass(frozen=True, slots=True)
+class MarkOutcome:
+    """One attempt to mark reports counted together with their increment item: all of them, or none.
+
+    When committed, `token` names the increment. When not, it says why, so the next attempt can do better: reports
+    counted already (a replay: report id -> the token of the increment that counted it, None when it predates
+    tokens) or gone. Neither: a conflict or throttling, nothing to fix but to try again.
+    """
+
+    token: str | None
+    already_counted: Mapping[str, str | None] = field(default_factory=dict)
     missing: frozenset[str] = frozenset()  # report ids whose item no longer exists
-    current: Mapping[str, CaseState] = field(default_factory=dict)  # case id -> the case as stored now
+
+    @property
+    def committed(self) -> bool:
+        return self.token is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSettlement:
+    """The settle write: the monotone fields moved the right way, samples trimmed, applied tokens forgotten.
+
+    `expected` is the case as read; the adapter's conditions check each moved field still allows the move.
+    """
+
+    expected: CaseState
+    severity: Severity | None = None  # more severe than stored
+    reporter_count: int | None = None  # more than stored
+    first_seen: str | None = None  # earlier than stored
+    last_seen: str | None = None  # later than stored
+    first_incident: str | None = None  # earlier than stored (checked by equality with expected.first_incident)
+    trim_reporters: frozenset[str] = frozenset()
+    trim_urls: frozenset[str] = frozenset()
+    trim_objects: frozenset[str] = frozenset()
+    forget: frozenset[str] = frozenset()  # tokens whose increment items are discarded
+
+    @property
+    def case_id(self) -> str:
+        return self.expected.case_id
+
+    @property
+    def empty(self) -> bool:
+        return self == CaseSettlement(expected=self.expected)
+
+    @property
+    def after(self) -> CaseState:
+        """The case as this settle leaves it (as far as its own fields go)."""
+        state = self.expected
+        return replace(
+            state,
+            severity=self.severity or state.severity,
+            stored_reporter_count=self.reporter_count or state.stored_reporter_count,
+            first_seen=self.first_seen or state.first_seen,
+            last_seen=self.last_seen or state.last_seen,
+            first_incident=self.first_incident or state.first_incident,
+            reporters=state.reporters - self.trim_reporters,
+            urls=state.urls - self.trim_urls,
+            objects=state.objects - self.trim_objects,
+            increments=state.increments - self.forget,
+        )
 
 
 def decision_for(report: ReportRecord, case: CaseState) -> Decision:
@@ -210,12 +337,7 @@ def fold(state: CaseState, reports: Sequence[ReportRecord]) -> CaseIncrement:
         pending_fanout=state.pending_fanout | pending,
         escalate=state.escalate or any(decide(r.category, r.type, r.trust_tier).escalate for r in reports),
     )
-    # Severity is recomputed over every type the case has seen with the new reporter count, so corroboration
-    # raises the whole case, not only the reports that arrived after it.
-    severities = [
-        decide(state.category, type_, TrustTier.PUBLIC, after.reporter_count).severity for type_ in after.types
-    ]
-    after = replace(after, severity=min([*severities, *([state.severity] if state.severity else [])]))
+    after = replace(after, severity=severity_of(after))
     return CaseIncrement(
         before=state,
         after=after,
@@ -226,6 +348,44 @@ def fold(state: CaseState, reports: Sequence[ReportRecord]) -> CaseIncrement:
         added_objects=added_objects,
         pending=pending,
     )
+
+
+def severity_of(case: CaseState) -> Severity | None:
+    """Recomputed over every type the case has seen with its reporter count, so corroboration raises the whole case,
+    not only the reports that arrived after it; never below what it was."""
+    severities = [decide(case.category, type_, TrustTier.PUBLIC, case.reporter_count).severity for type_ in case.types]
+    known = [*severities, *([case.severity] if case.severity else [])]
+    return min(known) if known else None
+
+
+def settle(case: CaseState, reports: Sequence[ReportRecord], forget: Iterable[str] = ()) -> CaseSettlement:
+    """What the settle write must change so that `case` (as stored now) reflects `reports` (all counted into it)."""
+    trim_reporters = _beyond(case.reporters, MAX_REPORTERS_KEPT)
+    trim_urls = _beyond(case.urls, MAX_URLS_KEPT)
+    trim_objects = _beyond(case.objects, MAX_OBJECTS_KEPT)
+    trimmed = replace(case, reporters=case.reporters - trim_reporters)
+    severity = severity_of(trimmed)
+    reporter_count = trimmed.reporter_count
+    first_seen = _earliest([case.first_seen, *(r.received_at for r in reports)])
+    last_seen = _latest([case.last_seen, *(r.received_at for r in reports)])
+    first_incident = _earliest([case.first_incident, *(r.incident_time for r in reports)])
+    return CaseSettlement(
+        expected=case,
+        severity=severity if severity is not None and (case.severity is None or severity < case.severity) else None,
+        reporter_count=reporter_count if reporter_count > (case.stored_reporter_count or 0) else None,
+        first_seen=first_seen if first_seen != case.first_seen else None,
+        last_seen=last_seen if last_seen != case.last_seen else None,
+        first_incident=first_incident if first_incident != case.first_incident else None,
+        trim_reporters=trim_reporters,
+        trim_urls=trim_urls,
+        trim_objects=trim_objects,
+        forget=frozenset(forget) & case.increments,
+    )
+
+
+def _beyond(sample: frozenset[str], bound: int) -> frozenset[str]:
+    """What a sample holds beyond its bound: all but its smallest values, so every trimmer agrees what to keep."""
+    return frozenset(sorted(sample)[bound:])
 
 
 def priority(report: ReportRecord) -> tuple[int, str]:

@@ -1,16 +1,22 @@
 """The dispatcher: the table's stream in; cases counted, quarantine and escalation requests out.
 
-For one stream batch, in this order:
+For one stream batch, in this order (shared.domain.cases says why each step is safe):
 1. read the records (shared.adapters.stream): report INSERTs become ReportRecords, anything else is ignored, an
    unreadable record is poison;
 2. load every case the batch touches (one BatchGetItem);
-3. count: commit per case one increment together with each report's caseId + PROCESSING, in transactions of at most
-   100 actions. A report already counted (a replay) fails its condition and is dropped from the next attempt; a case
-   another dispatcher moved on comes back as it is now and is recomputed. Trusted flaggers' reports go first;
-4. fan out, in batches of ten: a QuarantineRequest per protected S3 object, an EscalationRequest (FIFO: group = case,
+3. mark: per at most 99 reports one transaction of their caseId + PROCESSING marks and the increment item saying
+   what they add to their cases. Only report items and a new item are in it, so concurrent batches about one viral
+   case never conflict. A report already counted (a replay) fails its condition, hands back the token of the
+   increment that counted it, and is dropped from the next attempt. Trusted flaggers' reports go first;
+4. add: every increment of this delivery, and every increment a replayed report names that is still stored (a crash
+   came after its marks), is added to each of its cases by one idempotent UpdateItem ADD; then its item is discarded;
+5. settle: per case at most one conditional write for what does not commute (severity, reporterCount, first/last
+   seen, sample trims) and the tokens of discarded increments;
+6. fan out, in batches of ten: a QuarantineRequest per protected S3 object, an EscalationRequest (FIFO: group = case,
    deduplication id = report) when policy escalates; for reports counted now, and for replayed reports whose
    messages were never confirmed (still in the case's pendingFanout);
-5. clear the sent reports from pendingFanout.
+7. clear the sent reports from pendingFanout.
+So a case costs at most three writes per batch (add, settle, clear), however many of the batch's reports it counts.
 
 What fails is reported per record, by its sequence number; Lambda restarts the shard at the first one. Everything
 before a failure stays done: a record that succeeded and is delivered again is counted zero times and sends nothing,
@@ -28,26 +34,30 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from shared.domain.cases import (
-    MAX_TRANSACTION_ACTIONS,
+    MAX_MARKS_PER_INCREMENT,
+    CaseAddition,
     CaseIncrement,
+    CaseSettlement,
     CaseState,
-    CommitOutcome,
+    MarkOutcome,
     decision_for,
     fold,
     needs_fanout,
     new_case,
     priority,
+    settle,
 )
 from shared.domain.errors import StoreUnavailable
 from shared.domain.messages import EscalationRequest, QuarantineRequest
 from shared.domain.reports import ReportRecord
 from shared.domain.resources import InvalidResource, canonicalize
 
-MAX_COMMIT_ROUNDS = 12  # transactions per batch beyond the ones it needs, before its remaining records fail
+MAX_MARK_ROUNDS = 12  # mark transactions per batch beyond the ones it needs, before its remaining records fail
+MAX_SETTLE_ROUNDS = 8  # a settle that lost to other writers this often fails its records, for a redelivery to finish
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -70,9 +80,29 @@ class StreamItem:
 class CaseStore(Protocol):
     def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]: ...
 
-    def commit(self, increments: Sequence[CaseIncrement]) -> CommitOutcome: ...
+    def mark(self, increments: Sequence[CaseIncrement]) -> MarkOutcome:
+        """Mark every report of the increments counted, and store what they add, in one transaction."""
+        ...
 
-    def clear_pending(self, sent: Mapping[str, Iterable[str]]) -> None: ...
+    def stored_increments(self, tokens: Iterable[str]) -> dict[str, tuple[CaseAddition, ...]]:
+        """The increments among these that are still stored (not known to be fully added): token -> additions."""
+        ...
+
+    def add(self, token: str, addition: CaseAddition) -> CaseState:
+        """Add it to its case unless that increment was added already; the case as it is after."""
+        ...
+
+    def discard(self, token: str) -> None: ...
+
+    def settle(self, settlement: CaseSettlement) -> CaseState | None:
+        """Write it; None when written, else the case as it is now (a condition failed: recompute and retry)."""
+        ...
+
+    def clear_pending(
+        self, sent: Mapping[str, Iterable[str]], forget: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """Per case: drop sent report ids from pendingFanout, and forget tokens of discarded increments."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +132,9 @@ class Queues:
 @dataclass
 class DispatchResult:
     failed: list[str] = field(default_factory=list)  # sequence numbers, in batch order
-    counted: int = 0  # reports counted into a case by this delivery
-    replayed: int = 0  # reports this delivery found counted already
+    counted: int = 0  # reports marked counted by this delivery
+    replayed: int = 0  # reports this delivery found marked already
+    recovered: int = 0  # increments an earlier delivery stored and this one added
     cases: int = 0
     messages: int = 0  # messages sent
     poison: int = 0
@@ -118,6 +149,22 @@ class DispatchResult:
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in self.failed]}
 
 
+@dataclass
+class _Counting:
+    """What the batch has done so far, report by report and case by case."""
+
+    ordered: Sequence[ReportRecord]
+    case_of: Mapping[str, str]
+    states: dict[str, CaseState]
+    counted: set[str] = field(default_factory=set)
+    replayed: dict[str, str | None] = field(default_factory=dict)  # report id -> token of the increment that counted it
+    failed: set[str] = field(default_factory=set)  # report ids
+    marked: dict[str, tuple[str, ...]] = field(default_factory=dict)  # token -> report ids this delivery marked
+    additions: dict[str, tuple[CaseAddition, ...]] = field(default_factory=dict)  # token -> what it adds
+    forget: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # case id -> tokens discarded
+    forget_later: dict[str, frozenset[str]] = field(default_factory=dict)  # left to the clear write, or a write alone
+
+
 def dispatch(
     items: Sequence[StreamItem],
     *,
@@ -127,7 +174,6 @@ def dispatch(
     pause: Callable[[float], None] = time.sleep,
 ) -> DispatchResult:
     result = DispatchResult()
-    failed_reports: set[str] = set()
     sequences: dict[str, list[str]] = defaultdict(list)  # report id -> its records (a batch may repeat one)
     reports: dict[str, ReportRecord] = {}
     for item in items:
@@ -148,27 +194,30 @@ def dispatch(
         case_of[report.report_id] = seed.case_id
     result.cases = len(seeds)
 
-    to_send: list[ReportRecord] = []
-    states: dict[str, CaseState] = {}
+    failed_reports: set[str] = set()
     try:
         states = store.load(list(seeds.values()))
     except StoreUnavailable as exc:
         result.warn("cases unavailable", {"reason": str(exc)})
         failed_reports.update(reports)
     else:
-        counted, replayed, uncounted = _count(ordered, case_of, states, store, pause, result)
-        failed_reports |= uncounted
-        result.counted, result.replayed = len(counted), len(replayed)
+        counting = _Counting(ordered, case_of, states)
+        _mark(counting, store, pause, result)
+        _add(counting, store, result)
+        _settle(counting, store, result)
+        failed_reports |= counting.failed
+        result.counted, result.replayed = len(counting.counted), len(counting.replayed)
         # A replayed report is sent again only while its case still lists it as pending: a crash came between its
         # count and the confirmation of its sends. Otherwise its messages went out with the delivery that counted it.
         to_send = [
             report
             for report in ordered
             if needs_fanout(report)
+            and report.report_id not in counting.failed
             and (
-                report.report_id in counted
+                report.report_id in counting.counted
                 or (
-                    report.report_id in replayed
+                    report.report_id in counting.replayed
                     and report.report_id in states[case_of[report.report_id]].pending_fanout
                 )
             )
@@ -179,9 +228,10 @@ def dispatch(
         for report in to_send:
             if report.report_id not in unsent:
                 sent[case_of[report.report_id]].add(report.report_id)
-        if sent:
+        forget = {case_id: tokens for case_id, tokens in counting.forget_later.items() if case_id in states}
+        if sent or forget:
             try:
-                store.clear_pending(sent)
+                store.clear_pending(sent, forget)
             except StoreUnavailable as exc:
                 # The messages are out, but nothing says so: deliver the records again, and they are sent again.
                 result.warn("pending fan-out not cleared", {"reason": str(exc)})
@@ -193,65 +243,130 @@ def dispatch(
     return result
 
 
-def _count(
-    ordered: Sequence[ReportRecord],
-    case_of: Mapping[str, str],
-    states: dict[str, CaseState],
-    store: CaseStore,
-    pause: Callable[[float], None],
-    result: DispatchResult,
-) -> tuple[set[str], set[str], set[str]]:
-    """Count every report into its case; (counted now, counted before, not counted). Updates `states` in place."""
-    waiting: dict[str, list[ReportRecord]] = defaultdict(list)  # case id -> reports to count, in priority order
-    for report in ordered:
-        waiting[case_of[report.report_id]].append(report)
-    counted: set[str] = set()
-    replayed: set[str] = set()
+def _mark(counting: _Counting, store: CaseStore, pause: Callable[[float], None], result: DispatchResult) -> None:
+    """Mark every report counted, in transactions with their increments; what is left unmarked fails."""
+    waiting: dict[str, list[ReportRecord]] = defaultdict(list)  # case id -> reports to mark, in priority order
+    for report in counting.ordered:
+        waiting[counting.case_of[report.report_id]].append(report)
+    # Each case's increments build on what the previous one added (for the samples' room), not on the stored case.
+    estimates = dict(counting.states)
     gone: set[str] = set()
-    needed = sum(len(reports) + 1 for reports in waiting.values()) // MAX_TRANSACTION_ACTIONS + 1
+    needed = len(counting.ordered) // MAX_MARKS_PER_INCREMENT + 1
     stalled = 0
-    for _ in range(needed + MAX_COMMIT_ROUNDS):
+    for _ in range(needed + MAX_MARK_ROUNDS):
         if not waiting:
             break
-        increments = _pack(waiting, states)
+        increments = _pack(waiting, estimates)
         try:
-            outcome = store.commit(increments)
+            outcome = store.mark(increments)
         except StoreUnavailable as exc:
-            result.warn("case commit failed", {"reason": str(exc), "cases": len(increments)})
+            result.warn("marking failed", {"reason": str(exc), "cases": len(increments)})
             break
-        if outcome.committed:
+        if outcome.token is not None:
+            counting.marked[outcome.token] = tuple(r.report_id for i in increments for r in i.reports)
+            counting.additions[outcome.token] = tuple(increment.addition for increment in increments)
             for increment in increments:
-                states[increment.after.case_id] = increment.after
+                estimates[increment.after.case_id] = increment.after
                 done = {report.report_id for report in increment.reports}
-                counted |= done
+                counting.counted |= done
                 _drop(waiting, increment.after.case_id, done)
             continue
-        if not (outcome.current or outcome.already_counted or outcome.missing):
-            # Cancelled for no reason of ours to fix (another transaction on the same items, throttling): back off
-            # with jitter, or concurrent dispatchers of one viral case would collide again in lockstep.
+        if not (outcome.already_counted or outcome.missing):
+            # Cancelled for no reason of ours to fix (another transaction on a report, throttling): back off with
+            # jitter, or two writers of the same reports would collide again in lockstep.
             stalled += 1
             pause(random.uniform(0, 0.025 * 2**stalled))
-        for case_id, current in outcome.current.items():
-            states[case_id] = current
-        replayed |= outcome.already_counted
+        counting.replayed.update(outcome.already_counted)
         gone |= outcome.missing
         for case_id in list(waiting):
-            _drop(waiting, case_id, outcome.already_counted | outcome.missing)
+            _drop(waiting, case_id, set(outcome.already_counted) | outcome.missing)
     if gone:
         result.warn("reports gone before they were counted", {"count": len(gone)})
-    return counted, replayed, {report.report_id for reports in waiting.values() for report in reports}
+    counting.failed |= {report.report_id for reports in waiting.values() for report in reports}
+
+
+def _add(counting: _Counting, store: CaseStore, result: DispatchResult) -> None:
+    """Add this delivery's increments, and any earlier one a replayed report names that is still stored."""
+    named: dict[str, list[str]] = defaultdict(list)  # token -> replayed report ids it counted
+    for report_id, token in counting.replayed.items():
+        if token is not None:
+            named[token].append(report_id)
+    additions = dict(counting.additions)  # this delivery's own: it knows what they add
+    if named:
+        try:
+            stored = store.stored_increments(set(named))
+        except StoreUnavailable as exc:
+            result.warn("increments unavailable", {"reason": str(exc)})
+            counting.failed |= {report_id for ids in named.values() for report_id in ids}
+            stored = {}
+        else:
+            for token in set(named) - set(stored):
+                # Its item is gone, so it was added everywhere: a token its cases still hold is safe to forget.
+                for report_id in named[token]:
+                    counting.forget[counting.case_of[report_id]].add(token)
+        additions |= stored
+    for token, adds in additions.items():
+        owners = set(counting.marked.get(token, ())) | set(named.get(token, ()))
+        try:
+            for addition in adds:
+                counting.states[addition.case_id] = store.add(token, addition)
+            store.discard(token)
+        except StoreUnavailable as exc:
+            # The increment stays stored: the redelivered reports name it, and it is added (once) then.
+            result.warn("increment not added", {"reason": str(exc), "cases": len(adds)})
+            counting.failed |= owners
+            continue
+        if token not in counting.marked:
+            result.recovered += 1
+        for addition in adds:
+            counting.forget[addition.case_id].add(token)
+
+
+def _settle(counting: _Counting, store: CaseStore, result: DispatchResult) -> None:
+    """One settle write per case that needs one, retried on top of whatever beat it."""
+    by_case: dict[str, list[ReportRecord]] = defaultdict(list)
+    for report in counting.ordered:
+        if report.report_id in counting.counted or report.report_id in counting.replayed:
+            by_case[counting.case_of[report.report_id]].append(report)
+    for case_id, reports in by_case.items():
+        ids = {report.report_id for report in reports}
+        if ids & counting.failed:
+            continue  # not all of it is added yet: its redelivery settles it
+        state = counting.states[case_id]
+        if not state.exists:
+            continue  # every report of it was counted by an increment this delivery could not find: nothing to do
+        for _ in range(MAX_SETTLE_ROUNDS):
+            settlement = settle(state, reports, counting.forget.get(case_id, ()))
+            if replace(settlement, forget=frozenset()).empty:
+                if settlement.forget:  # nothing else to write: the pendingFanout clear takes the tokens along
+                    counting.forget_later[case_id] = settlement.forget
+                break
+            try:
+                current = store.settle(settlement)
+            except StoreUnavailable as exc:
+                result.warn("case not settled", {"reason": str(exc)})
+                counting.failed |= ids
+                break
+            if current is None:
+                state = settlement.after
+                break
+            state = current
+        else:
+            result.warn("case not settled", {"reason": "contended"})
+            counting.failed |= ids
+        counting.states[case_id] = state
 
 
 def _pack(waiting: Mapping[str, list[ReportRecord]], states: Mapping[str, CaseState]) -> list[CaseIncrement]:
-    """As many reports as one transaction takes: per case one increment (an item may appear once per transaction)."""
-    room = MAX_TRANSACTION_ACTIONS
+    """As many reports as one mark transaction takes, per case one increment, with room for the increment item."""
+    room = MAX_MARKS_PER_INCREMENT
     increments = []
     for case_id, reports in waiting.items():
-        if room < 2:
+        if room < 1:
             break
-        take = reports[: room - 1]
+        take = reports[:room]
         increments.append(fold(states[case_id], take))
-        room -= len(take) + 1
+        room -= len(take)
     return increments
 
 

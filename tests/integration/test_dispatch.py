@@ -174,7 +174,7 @@ def test_a_poison_record_fails_alone_then_lambda_resumes_there_and_nothing_is_do
 
 def test_the_event_source_takes_batches_the_counting_transaction_can_hold():
     (source,) = [s for s in event_sources(load_template()) if s.function == "DispatcherFunction"]
-    assert source.batch_size <= 99, "a case's reports and the case itself go in one 100-action transaction"
+    assert source.batch_size <= 99, "a batch's marks and its increment item go in one 100-action transaction"
     assert source.report_batch_item_failures and source.bisect_batch_on_function_error
     assert 0 <= source.maximum_retry_attempts <= 10 and source.on_failure_destination == "DispatcherFailureQueue"
 
@@ -209,7 +209,7 @@ def moto_copies_a_table_once_per_transaction(monkeypatch):
     monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", once)
 
 
-def test_a_viral_url_costs_one_case_write_per_batch_and_a_tenth_of_an_sqs_call_per_message(
+def test_a_viral_url_costs_a_few_case_writes_per_batch_none_in_a_transaction_and_a_tenth_of_an_sqs_call_per_message(
     world, pipeline_calls, moto_copies_a_table_once_per_transaction
 ):
     """10,000 public reports of one object, in the template's stream batches.
@@ -226,14 +226,14 @@ def test_a_viral_url_costs_one_case_write_per_batch_and_a_tenth_of_an_sqs_call_p
     table = world.physical_name("ReportsTable")
     stored = _stored_report(world)
     _detach_stream(world, table)
-    case_writes: list[int] = []  # case updates per TransactWriteItems
-    _count_case_writes(case_writes)
+    case_writes = _count_case_writes()
     pipeline_calls.clear()
     total, batches = 10_000, 0
     requests = _count_requests(world.queue_url("QuarantineQueue"))
     for start in range(0, total, source.batch_size):
         items = [_variant(stored, n) for n in range(start, min(total, start + source.batch_size))]
         _write(ddb, table, [{"PutRequest": {"Item": i}} for i in items])
+        case_writes.append(Counter())
         assert dispatch([stream_record(world, i, start + n + 1) for n, i in enumerate(items)]) == []
         batches += 1
         keys = [{"PK": i["PK"], "SK": i["SK"]} for i in items]
@@ -245,12 +245,15 @@ def test_a_viral_url_costs_one_case_write_per_batch_and_a_tenth_of_an_sqs_call_p
 
     viral = case(world, case_id_for(PIXEL_URI, "content"))
     assert viral["reportCount"]["N"] == str(total)
-    assert case_writes == [1] * batches, "one write of the case per batch, never one per report"
+    assert all(writes["TransactWriteItems"] == 0 for writes in case_writes), "the case is never in a transaction"
+    # Its ADD, then its pending ids cleared with the increment's token; no settle: these reports share one receivedAt.
+    assert [writes["UpdateItem"] for writes in case_writes] == [2] * batches
     assert batches == -(-total // source.batch_size)
     assert len(requests) == total and set(requests.values()) == {1}, "one quarantine request per report"
     assert pipeline_calls["SendMessageBatch"] / total <= 0.1
-    assert pipeline_calls["TransactWriteItems"] == batches and pipeline_calls["BatchGetItem"] == batches
-    assert pipeline_calls["UpdateItem"] == batches, "the one clear of the case's pending ids per batch"
+    assert pipeline_calls["TransactWriteItems"] == batches, "one transaction of the batch's marks"
+    assert pipeline_calls["BatchGetItem"] == batches and pipeline_calls["DeleteItem"] == batches
+    assert pipeline_calls["UpdateItem"] == 2 * batches
 
 
 def _moto_table(world, table: str) -> Any:
@@ -324,13 +327,23 @@ def _count_requests(queue_url: str) -> Counter[str]:
     return sent
 
 
-def _count_case_writes(writes: list[int]) -> None:
+def _count_case_writes() -> list[Counter[str]]:
+    """Writes of case items by the dispatcher's client, by operation; a Counter per batch, appended by the caller."""
     from shared.adapters import aws
 
-    def count(params: dict[str, Any], **_: Any) -> None:
-        writes.append(sum(1 for action in params["TransactItems"] if action["Update"]["Key"]["SK"]["S"] == "CASE"))
+    writes: list[Counter[str]] = []
 
-    aws.dynamodb().meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", count)
+    def count(params: dict[str, Any], model: Any, **_: Any) -> None:
+        keys = [params.get("Key")] + [
+            (action.get("Update") or action.get("Put") or {}).get("Key") for action in params.get("TransactItems", [])
+        ]
+        cases = sum(1 for key in keys if key and key["SK"]["S"] == "CASE")
+        if cases and writes:
+            writes[-1][model.name] += cases
+
+    for operation in ("UpdateItem", "TransactWriteItems"):
+        aws.dynamodb().meta.events.register(f"before-parameter-build.dynamodb.{operation}", count)
+    return writes
 
 
 def test_the_sample_stream_event_counts_its_report_and_requests_its_quarantine(world):

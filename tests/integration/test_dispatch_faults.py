@@ -1,9 +1,11 @@
 """Fault injection at every AWS call the dispatcher makes, then redelivery: nothing lost, nothing counted twice.
 
-A clean batch of these four reports makes five calls: BatchGetItem (the cases), TransactWriteItems (the counts),
-SendMessageBatch (quarantine), SendMessageBatch (escalation), TransactWriteItems (the pending ids cleared). Each is
-failed in turn, before it reaches AWS or after AWS did the work (the answer lost), and the batch is delivered again
-as Lambda would until it succeeds.
+A clean batch of these four reports in three new cases makes eleven calls: BatchGetItem (the cases),
+TransactWriteItems (the reports marked, with their increment item), UpdateItem x3 (each case created by its ADD),
+DeleteItem (the increment discarded), SendMessageBatch (quarantine), SendMessageBatch (escalation), UpdateItem x3
+(each case's pending ids cleared); no settle, as each case's first write sets what it holds. Each is failed in turn,
+before it reaches AWS or after AWS did the work (the answer lost), and the batch is delivered again as Lambda would
+until it succeeds.
 
 Counts and case assignments must be exact. Escalations must be exactly one per report (FIFO deduplication by report
 id). Quarantine requests go to a standard queue, at least once: a request is sent twice only when its report's
@@ -32,7 +34,15 @@ from tests.integration.test_dispatch import (
 )
 from tests.samples import xarf
 
-CLEAN_RUN = ["BatchGetItem", "TransactWriteItems", "SendMessageBatch", "SendMessageBatch", "TransactWriteItems"]
+CLEAN_RUN = [
+    "BatchGetItem",
+    "TransactWriteItems",
+    *["UpdateItem"] * 3,
+    "DeleteItem",
+    "SendMessageBatch",
+    "SendMessageBatch",
+    *["UpdateItem"] * 3,
+]
 FIRST_SEND = CLEAN_RUN.index("SendMessageBatch")
 KINDS = [("before", "ClientError"), ("before", "EndpointConnectionError"), ("after", "EndpointConnectionError")]
 
