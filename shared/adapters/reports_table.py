@@ -38,14 +38,14 @@ Custody event (one per quarantine step per S3 object version; append-only; share
 
 Pipeline access patterns
 ------------------------
-- Dispatch, per stream batch: one BatchGetItem (consistent) of the cases the batch touches; then TransactWriteItems
-  of at most 100 actions: per case an Update of the case item (condition: the version read, or attribute_not_exists
-  for a new case) and per report counted an Update of the report item setting caseId and status PROCESSING
-  (condition: attribute_not_exists(caseId)). The report's caseId is the proof it was counted, committed atomically
-  with the count, so a replayed batch cannot count a report twice: its condition fails, ALL_OLD says so, and the
-  rest is retried without it. After the queue sends, the sent ids are DELETEd from pendingFanout (UpdateItem, or
-  TransactWriteItems of up to 100 cases). Set attributes only ever take ADD and DELETE, so that clear never races
-  with a count.
+- Dispatch, per stream batch (shared/adapters/cases_table.py has the details): one BatchGetItem (consistent) of the
+  cases the batch touches; one TransactWriteItems per 99 reports that marks each report (caseId, PROCESSING and the
+  token of its increment; condition attribute_not_exists(caseId), the proof it is counted once) and puts one
+  increment item (`INCREMENT#<token>`) saying what those reports add to their cases; then per case one UpdateItem
+  that ADDs the counts (guarded by the token, so a repeat adds nothing), a conditional settle of what only moves one
+  way (severity, first and last seen), and a DeleteItem of the increment. No case item is ever in a transaction, so
+  concurrent batches about one viral case never conflict. After the queue sends, the sent ids are DELETEd from
+  pendingFanout; set attributes only ever take ADD and DELETE, so that clear never races with a count.
 - Escalation, per message: GetItem (consistent) of the case; UpdateItem of draftSha256 and notifiedSeverity.
 - No GSI yet: an analysts' queue by severity would add one on the case item (GSI1PK = "SEVERITY#<P>", GSI1SK =
   lastSeen); it waits for the triage UI, since every case write would pay for it.
