@@ -1,15 +1,13 @@
 """API Gateway REST (v1) in front of the functions: route matching, Lambda proxy events and proxy responses.
 
-Everything here is plain data in, plain data out, so tests can call it without a socket: ``local.server`` reads a
-request off the wire into an ``HttpRequest``, ``Gateway.handle`` answers an ``HttpResponse``. Where API Gateway
-behaves differently from a plain web server (403 "Missing Authentication Token" for an unknown route or method, 502
-when the function raises or answers a malformed proxy response, 413 over 10 MB, percent-encoded path parameters,
-decoded query strings), this module does what API Gateway does.
+Plain data in, plain data out (``local.server`` reads the wire into an ``HttpRequest``; ``Gateway.handle`` answers an
+``HttpResponse``), doing what API Gateway does where it differs from a plain web server: 403 "Missing Authentication
+Token" for an unknown route or method, 502 when the function raises or answers a malformed proxy response, 413 over
+10 MB, percent-encoded path parameters, decoded query strings, usage-plan throttling per API key.
 
-It must never log or keep request or response bodies, and never verify SigV4 signatures: there is no secret locally,
-so the access key id named in a SigV4 ``Authorization`` header (or presigned ``X-Amz-Credential``) is taken, unverified,
-as the caller's identity. Whether an unsigned request may reach an IAM route is decided in exactly one place,
-``REQUIRE_SIGV4_ON_IAM_ROUTES``.
+It never logs or keeps bodies, and never verifies SigV4 signatures (there is no secret locally): the access key id a
+SigV4 ``Authorization`` header (or presigned ``X-Amz-Credential``) names is taken, unverified, as the caller. Whether an
+unsigned request may reach an IAM route is decided in one place, ``REQUIRE_SIGV4_ON_IAM_ROUTES``.
 """
 
 from __future__ import annotations
