@@ -69,9 +69,10 @@ def template_parameters(template: Template, explicit: Mapping[str, str]) -> tupl
     return chosen, set_by
 
 
-def describe_configuration(world: World, set_by: Mapping[str, str], out: TextIO) -> None:
+def describe_configuration(world: World, set_by: Mapping[str, str], out: TextIO, *, embedded: bool) -> None:
     """What this run uses, for a person (no secrets): each documented variable's effective value, the demo objects."""
-    lines = [f"  {'AWS_ENDPOINT_URL':<34} {os.environ['AWS_ENDPOINT_URL']} (region {world.region})"]
+    where = "embedded moto at " if embedded else ""
+    lines = [f"  {'AWS_ENDPOINT_URL':<34} {where}{os.environ['AWS_ENDPOINT_URL']} (region {world.region})"]
     for parameter in dict.fromkeys(PARAMETER_OF_VARIABLE.values()):
         if parameter in world.parameters:
             names = " / ".join(v for v, p in PARAMETER_OF_VARIABLE.items() if p == parameter)
@@ -299,7 +300,7 @@ def run(
             group.start()
             stack.callback(group.stop)
             httpd = stack.enter_context(http_server(host, port, gateway))
-            describe_configuration(world, set_by, sys.stderr)
+            describe_configuration(world, set_by, sys.stderr, embedded=not external)
             print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
             threading.Event().wait()  # until a signal raises _StopRequested
     except _StopRequested:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -29,6 +31,48 @@ REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 30.0  # a clean stop takes about a second; the margin is for a loaded CI machine
 ACCESS_KEY_ID = "AKIALOCALTESTCALLER1"
+
+
+@dataclass
+class Endpoint:
+    """A moto server that outlives the local stack, as AWS would, recording every request it receives."""
+
+    url: str
+    recording: Path
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def requests(self) -> list[dict[str, Any]]:
+        if not self.recording.exists():
+            return []
+        return [json.loads(line) for line in self.recording.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def recording_moto(directory: Path) -> Iterator[Endpoint]:
+    from moto.moto_api import recorder
+    from moto.server import ThreadedMotoServer
+
+    recording = directory / "requests.jsonl"
+    recorder._location = str(recording)  # the recorder's file is fixed when moto is imported; point it at ours
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # moto's backends are global to this process, whatever server serves them: start from an empty cloud.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/recorder/start-recording", method="POST"))
+    try:
+        yield Endpoint(url, recording)
+    finally:
+        server.stop()
 
 
 @dataclass
