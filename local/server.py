@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Settings that could send boto3 somewhere other than the embedded moto, or sign as a real identity.
 _UNSAFE_WITH_EMBEDDED_MOTO = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+BODY_TIMEOUT_SECONDS = 10.0  # the most a request body may take to arrive (--body-timeout)
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}(;[^\r\n]*)?\r\n")  # 8 hex digits: 4 GB, far over the limit
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")  # noqa: S104 - names compared, nothing is bound
 
 # The variables the README documents, and the template parameter each sets (the first one set wins: Powertools
@@ -133,13 +137,62 @@ def functions_environment(world: World) -> dict[str, str]:
     return merged
 
 
+class _BodyReader:
+    """``read`` and ``readline`` on the connection's buffered reader, all within one deadline: each call waits for at
+    most one recv (``peek``), with the socket's timeout set to the time left."""
+
+    def __init__(self, rfile: Any, connection: socket.socket, deadline: float) -> None:
+        self._rfile, self._connection, self._deadline = rfile, connection, deadline
+
+    def _buffered(self) -> bytes:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request body too slow")
+        self._connection.settimeout(left)
+        data: bytes = self._rfile.peek(1)
+        if not data:
+            raise ValueError("connection closed mid-body")
+        return data
+
+    def read(self, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            part = self._rfile.read(min(size, len(self._buffered())))
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
+
+    def readline(self, limit: int) -> bytes:
+        line = b""
+        while len(line) < limit and not line.endswith(b"\n"):
+            data = self._buffered()[: limit - len(line)]
+            line += self._rfile.read(data.find(b"\n") + 1 or len(data))
+        return line
+
+
+class _StrictDechunkedInput(DechunkedInput):
+    """werkzeug's decoder reads a chunk size with int(line, 16), which takes `0x1f`, `-1` or `1_0`: HTTP allows hex
+    digits only (and chunk extensions, ignored)."""
+
+    def __init__(self, reader: _BodyReader) -> None:
+        super().__init__(reader)  # type: ignore[arg-type]
+        self._reader = reader
+
+    def read_chunk_len(self) -> int:
+        line = self._reader.readline(1024)
+        if not _CHUNK_SIZE.fullmatch(line):
+            raise ValueError("malformed chunk size")
+        return int(line.split(b";")[0], 16)
+
+
 class ApiRequestHandler(WSGIRequestHandler):
     """werkzeug's request handler with the gateway's answers. werkzeug sends every method, TRACE and PROPFIND
     included, to ``run_wsgi``, so the gateway answers them as API Gateway does, never http.server's 501."""
 
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries an exact Content-Length
     disable_nagle_algorithm = True  # else a keep-alive client waits ~40 ms (delayed ACK) for each small response
-    gateway: Gateway  # set on the subclass each server makes
+    gateway: Gateway  # set on the subclass each server makes, with body_timeout
+    body_timeout: float = BODY_TIMEOUT_SECONDS
 
     def run_wsgi(self) -> None:
         # Not werkzeug's own run_wsgi: it closes every connection (its server does no keep-alive) and then waits
@@ -147,8 +200,10 @@ class ApiRequestHandler(WSGIRequestHandler):
         started = time.monotonic()
         try:
             body = self._read_body()
+        except TimeoutError:  # the whole body did not arrive within body_timeout
+            body, response = None, gateway_error(408, b'{"message":"Request Timeout"}', "-")
         except (ValueError, OSError):  # a Content-Length or chunk size that is not a number, a broken chunk
-            body, response = b"", gateway_error(400, b'{"message":"Bad Request"}', "-")
+            body, response = None, gateway_error(400, b'{"message":"Bad Request"}', "-")
         else:
             response = (
                 gateway_error(413, REQUEST_TOO_LONG, "-")
@@ -165,8 +220,7 @@ class ApiRequestHandler(WSGIRequestHandler):
                     )
                 )
             )
-        if body is None or response.status == 400:
-            self.close_connection = True  # what is left of the body is still on the socket
+        self.close_connection = self.close_connection or body is None  # the rest of the body is still on the socket
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
@@ -181,16 +235,19 @@ class ApiRequestHandler(WSGIRequestHandler):
         log.info("%s %s %d %.1fms", self.command, self.path.partition("?")[0], response.status, duration_ms)
 
     def _read_body(self) -> bytes | None:
-        """The request body, or None when it is over API Gateway's limit (nothing more is read then)."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body: bytes = DechunkedInput(self.rfile).read(  # type: ignore[arg-type]
-                MAX_REQUEST_BYTES + 1
-            )
-            return None if len(body) > MAX_REQUEST_BYTES else body
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError(length)
-        return None if length > MAX_REQUEST_BYTES else self.rfile.read(length)
+        """The request body, or None when it is over API Gateway's limit (nothing more is read then). All of it
+        within ``body_timeout`` seconds, or TimeoutError: a client trickling its body must not hold a thread."""
+        reader = _BodyReader(self.rfile, self.connection, time.monotonic() + self.body_timeout)
+        try:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                body: bytes = _StrictDechunkedInput(reader).read(MAX_REQUEST_BYTES + 1)
+                return None if len(body) > MAX_REQUEST_BYTES else body
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit():  # int() would take "-1", "+5" or " 5"
+                raise ValueError("malformed Content-Length")
+            return None if int(length) > MAX_REQUEST_BYTES else reader.read(int(length))
+        finally:
+            self.connection.settimeout(self.timeout)
 
     def version_string(self) -> str:
         return "abuse-intake-local"  # no Python or werkzeug version in the Server header
@@ -204,11 +261,13 @@ def _never_called(environ: Any, start_response: Any) -> list[bytes]:
 
 
 @contextmanager
-def http_server(host: str, port: int, gateway: Gateway) -> Iterator[BaseWSGIServer]:
+def http_server(
+    host: str, port: int, gateway: Gateway, body_timeout: float = BODY_TIMEOUT_SECONDS
+) -> Iterator[BaseWSGIServer]:
     """Serve ``gateway`` on (host, port) from a background thread; the socket is listening when this yields."""
     # The WSGI app is never called (ApiRequestHandler answers); a burst of partners' parallel retries must not be
     # reset at connect, so werkzeug's listen backlog (128) stands.
-    handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"gateway": gateway})
+    handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"gateway": gateway, "body_timeout": body_timeout})
     httpd = make_server(host, port, app=_never_called, threaded=True, request_handler=handler)
     thread = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
     thread.start()
@@ -261,6 +320,7 @@ def run(
     parameters: Mapping[str, str] | None = None,
     stack_name: str = DEFAULT_STACK_NAME,
     state_dir: Path | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop. Call from the main thread.
@@ -299,7 +359,7 @@ def run(
             group = PollerGroup(pollers)
             group.start()
             stack.callback(group.stop)
-            httpd = stack.enter_context(http_server(host, port, gateway))
+            httpd = stack.enter_context(http_server(host, port, gateway, body_timeout))
             describe_configuration(world, set_by, sys.stderr, embedded=not external)
             print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
             threading.Event().wait()  # until a signal raises _StopRequested

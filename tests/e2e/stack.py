@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -168,6 +169,21 @@ class Answer:
         return json.loads(self.body)
 
 
+# What every answer of the API carries, the gateway's own included (functions/webform/handler.py SECURITY_HEADERS).
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def assert_security_headers(answer: Answer) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.header(name) == [value], (name, answer.status, answer.headers)
+
+
 def call(
     port: int,
     method: str,
@@ -198,3 +214,49 @@ def call(
     if connection is None:
         conn.close()
     return answer
+
+
+@dataclass
+class RawAnswer(Answer):
+    closed: bool  # the server closed the connection after answering
+
+
+def raw_exchange(
+    port: int,
+    request: bytes,
+    *,
+    trickle: bytes = b"",
+    deadline_seconds: float = 15.0,
+    trickle_every: float = 0.2,
+    check_closed: bool = True,
+) -> RawAnswer:
+    """Send ``request`` as is on a fresh socket, then ``trickle`` one byte at a time (a slow client), and read the
+    answer, with the socket timeout as the deadline (a test fails, it does not hang, when no answer comes). With
+    ``check_closed``, wait (up to the deadline) to see whether the server closes the connection after answering."""
+    with socket.create_connection(("127.0.0.1", port), timeout=deadline_seconds) as sock:
+        sock.sendall(request)
+        stop = threading.Event()
+
+        def send_slowly() -> None:
+            for byte in trickle:
+                if stop.wait(trickle_every):  # the slow client's own pace, not synchronisation
+                    return
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    return  # the server hung up on us: what a slow client should expect
+
+        sender = threading.Thread(target=send_slowly, daemon=True)
+        sender.start()
+        try:
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            answer = RawAnswer(response.status, response.getheaders(), response.read(), closed=False)
+            try:
+                answer.closed = check_closed and sock.recv(1) == b""
+            except TimeoutError:
+                answer.closed = False
+            return answer
+        finally:
+            stop.set()
+            sender.join()
