@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from local.server import run
+from local.server import BODY_TIMEOUT_SECONDS, run
 from local.template import TemplateError
 from local.world import DEFAULT_STACK_NAME
 
@@ -55,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where stream pollers keep their checkpoints (default: $LOCAL_STATE_DIR or the repository's .local-state)",
     )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=BODY_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"the most a request body may take to arrive; slower gets 408 (default {BODY_TIMEOUT_SECONDS:g})",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             parameters=dict(args.parameter),
             stack_name=args.stack_name,
             state_dir=args.state_dir,
+            body_timeout=args.body_timeout,
         )
     except TemplateError as error:
         print(f"python -m local: {error}", file=sys.stderr)

@@ -1,15 +1,13 @@
 """API Gateway REST (v1) in front of the functions: route matching, Lambda proxy events and proxy responses.
 
-Everything here is plain data in, plain data out, so tests can call it without a socket: ``local.server`` reads a
-request off the wire into an ``HttpRequest``, ``Gateway.handle`` answers an ``HttpResponse``. Where API Gateway
-behaves differently from a plain web server (403 "Missing Authentication Token" for an unknown route or method, 502
-when the function raises or answers a malformed proxy response, 413 over 10 MB, percent-encoded path parameters,
-decoded query strings), this module does what API Gateway does.
+Plain data in, plain data out (``local.server`` reads the wire into an ``HttpRequest``; ``Gateway.handle`` answers an
+``HttpResponse``), doing what API Gateway does where it differs from a plain web server: 403 "Missing Authentication
+Token" for an unknown route or method, 502 when the function raises or answers a malformed proxy response, 413 over
+10 MB, percent-encoded path parameters, decoded query strings, usage-plan throttling per API key.
 
-It must never log or keep request or response bodies, and never verify SigV4 signatures: there is no secret locally,
-so the access key id named in a SigV4 ``Authorization`` header (or presigned ``X-Amz-Credential``) is taken, unverified,
-as the caller's identity. Whether an unsigned request may reach an IAM route is decided in exactly one place,
-``REQUIRE_SIGV4_ON_IAM_ROUTES``.
+It never logs or keeps bodies, and never verifies SigV4 signatures (there is no secret locally): the access key id a
+SigV4 ``Authorization`` header (or presigned ``X-Amz-Credential``) names is taken, unverified, as the caller. Whether an
+unsigned request may reach an IAM route is decided in one place, ``REQUIRE_SIGV4_ON_IAM_ROUTES``.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import logging
 import math
 import re
@@ -45,7 +44,19 @@ FORBIDDEN = b'{"message":"Forbidden"}'
 TOO_MANY_REQUESTS = b'{"message":"Too Many Requests"}'
 INTERNAL_SERVER_ERROR = b'{"message": "Internal server error"}'
 
-_SIGV4_CREDENTIAL = re.compile(r"^AWS4-HMAC-SHA256\s.*?Credential=([A-Za-z0-9]+)/", re.DOTALL)
+# Every answer the gateway makes itself (403, 413, 429, 502...) carries what the functions put on theirs
+# (functions/webform/handler.py SECURITY_HEADERS, functions/intake/handler.py), so no answer of this API lacks them.
+GATEWAY_SECURITY_HEADERS = (
+    ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+)
+# What an ANY method matches in API Gateway; any other method (TRACE, PROPFIND, `get`) finds no route.
+ANY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+_SIGV4_PARTS = ("Credential", "SignedHeaders", "Signature")
+_ACCESS_KEY = re.compile(r"([A-Za-z0-9]+)/")
 _HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
 _PROXY_RESULT_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 
@@ -77,7 +88,7 @@ class HttpResponse:
 
 
 def gateway_error(status: int, body: bytes, request_id: str, error_type: str | None = None) -> HttpResponse:
-    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id), *GATEWAY_SECURITY_HEADERS]
     if error_type:
         headers.append(("x-amzn-ErrorType", error_type))
     return HttpResponse(status, headers, body)
@@ -110,7 +121,7 @@ class Router:
         if best is None:
             return None
         methods = self._resources[best[1]]
-        route = methods.get(method.upper()) or methods.get("ANY")
+        route = methods.get(method) or (methods.get("ANY") if method in ANY_METHODS else None)
         return None if route is None else RouteMatch(route, best[2])
 
 
@@ -144,17 +155,49 @@ def _match_resource(resource: list[str], request: list[str]) -> dict[str, str] |
     return parameters if len(request) == len(resource) else None
 
 
+def _sigv4_parts(headers: Iterable[tuple[str, str]]) -> dict[str, str] | str | None:
+    """The SigV4 Authorization header's parameters; None when there is none; a reason when it is not one, strictly:
+    one header, `AWS4-HMAC-SHA256 ` then comma-separated Credential, SignedHeaders and Signature, each at most once,
+    and nothing else (`X-Credential=EVIL/1, Credential=A/2` names no caller, it is refused)."""
+    values = [value for name, value in headers if name.lower() == "authorization"]
+    if not values:
+        return None
+    if len(values) > 1:
+        return "Only one Authorization header is allowed."
+    scheme, _, rest = values[0].strip().partition(" ")
+    parts: dict[str, str] = {}
+    for item in rest.split(",") if scheme == "AWS4-HMAC-SHA256" else []:
+        name, sep, value = item.strip().partition("=")
+        if not sep or name not in _SIGV4_PARTS or name in parts:
+            return f"'{item.strip()}' is not a valid key=value pair of the Authorization header."
+        parts[name] = value
+    return parts if parts else "Authorization header requires 'Credential' parameter."
+
+
 def caller_access_key(headers: Iterable[tuple[str, str]], query: str) -> str | None:
-    """The access key id a SigV4-signed request names (header or presigned URL); None when unsigned. Unverified."""
-    for name, value in headers:
-        if name.lower() == "authorization":
-            match = _SIGV4_CREDENTIAL.match(value)
-            if match:
-                return match.group(1)
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if name == "X-Amz-Credential" and re.fullmatch(r"[A-Za-z0-9]+", value.partition("/")[0]):
-            return value.partition("/")[0]
-    return None
+    """The access key id a SigV4-signed request names (header or presigned URL); None when unsigned, or when the
+    signature is malformed or ambiguous. Unverified."""
+    parts = _sigv4_parts(headers)
+    if isinstance(parts, dict):
+        match = _ACCESS_KEY.match(parts.get("Credential", ""))
+        return match.group(1) if match else None
+    if parts is not None:
+        return None
+    credentials = [value for name, value in parse_qsl(query, keep_blank_values=True) if name == "X-Amz-Credential"]
+    match = _ACCESS_KEY.match(credentials[0]) if len(credentials) == 1 else None
+    return match.group(1) if match else None
+
+
+def signature_problem(headers: Iterable[tuple[str, str]]) -> str | None:
+    """Why API Gateway would refuse a SigV4 Authorization header before checking the signature (None: no header,
+    or a well-formed one)."""
+    parts = _sigv4_parts(headers)
+    if parts is None or isinstance(parts, str):
+        return parts
+    missing = [f"Authorization header requires '{name}' parameter." for name in _SIGV4_PARTS if name not in parts]
+    if not missing and not _ACCESS_KEY.match(parts["Credential"]):
+        missing.append("Credential should be scoped to a valid region, service and request type.")
+    return " ".join(missing) or None
 
 
 def to_rest_event(
@@ -348,6 +391,10 @@ class Gateway:
         if match is None:
             return gateway_error(403, MISSING_AUTHENTICATION_TOKEN, request_id, "MissingAuthenticationTokenException")
         route = match.route
+        problem = signature_problem(request.headers) if route.iam_auth else None
+        if problem:
+            body = json.dumps({"message": problem}, separators=(",", ":")).encode()
+            return gateway_error(403, body, request_id, "IncompleteSignatureException")
         if route.iam_auth and REQUIRE_SIGV4_ON_IAM_ROUTES and caller_access_key(request.headers, request.query) is None:
             return gateway_error(403, MISSING_AUTHENTICATION_TOKEN, request_id, "MissingAuthenticationTokenException")
         api_key = _header(request.headers, "x-api-key")

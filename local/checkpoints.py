@@ -1,21 +1,14 @@
 """Where the local stack's DynamoDB stream pollers are in each shard, kept on disk so a restart resumes there.
 
-Lambda keeps an event source mapping's position in each shard on its side; locally that is a small JSON file per
-mapping in the state directory (default ``.local-state/`` in the repository, else ``--state-dir`` or
-$LOCAL_STATE_DIR). A poller saves it after every batch that is done (delivered, filtered out or given up on), so
-after SIGKILL the next run re-delivers at most the batch that was in flight: at least once, never skipped.
+Lambda keeps a mapping's position per shard on its side; locally it is a small JSON file per mapping in the state
+directory (``.local-state/`` in the repository, ``--state-dir`` or $LOCAL_STATE_DIR), saved after every batch that is
+done, so after SIGKILL the next run re-delivers at most the batch in flight: at least once, never skipped.
 
-A checkpoint belongs to one mapping on one stream on one endpoint (``CheckpointKey``): the endpoint URL, the stream
-ARN, the function's ARN and the event's name. The stream ARN carries the stream's creation time (also in moto,
-``.../stream/2024-05-01T10:00:00.123456``), so a table created afresh (every run of the embedded moto, whose
-sequence numbers start at the same value each time) never inherits the position of an older one; the endpoint keeps
-two stacks on different endpoints apart, and the function and event keep two mappings on one stream apart.
-
-It must never hold record contents (keys, images, bodies): only shard ids, sequence numbers and the mapping's
-identity. It must never write a checkpoint in place: every save is a whole new file renamed over the old one
-(``os.replace``), so a restart after a SIGKILL mid-save reads either the previous checkpoint or the new one.
-One poller owns one file; two processes polling the same mapping against the same endpoint and state directory would
-race (and double-deliver), which the local stack does not guard against.
+A checkpoint belongs to one mapping (``CheckpointKey``): endpoint URL, stream ARN, function ARN and event name. The
+stream ARN carries the stream's creation time, so a table created afresh (every run of the embedded moto) never
+inherits an older position. It holds no record contents, only shard ids and sequence numbers, and is never written
+in place: each save is a new file renamed over the old one (``os.replace``), so a SIGKILL mid-save leaves the previous
+checkpoint or the new one. Two processes polling one mapping with one state directory would race; nothing guards that.
 """
 
 from __future__ import annotations

@@ -1,24 +1,17 @@
 """The demo customer bucket that `make run` protects, and the moto gaps on the quarantine path.
 
-`seed_demo_bucket` makes what a protected bucket looks like in production: versioned, carrying the quarantine-tag
-deny (the very document infra/template.yaml installs, from `shared.domain.quarantine.protected_bucket_policy`),
-holding a few small objects a report can name. It is idempotent: a restart against the same endpoint finds the
-objects and writes no new versions. The objects are uploaded with a SHA-256 checksum, as a careful customer would,
-so that quarantining them needs no read of their bytes; tests cover the other case.
+`seed_demo_bucket` makes what a protected bucket looks like in production: versioned, carrying the quarantine-tag deny
+(``shared.domain.quarantine.protected_bucket_policy``, the document the template installs), holding a few small objects
+uploaded with a SHA-256 checksum (so quarantining them needs no read of their bytes). It is idempotent: a restart finds
+the objects and writes no new versions.
 
-`register_moto_workarounds` is for moto endpoints only (embedded `mock_aws` or a moto server): it makes moto behave
-like S3 where the quarantine path meets a moto gap, by adjusting requests and answers on the client, never by a
-branch in product code:
-- moto applies PutObject's Object Lock rule to CopyObject: lock headers need Content-MD5 or
-  x-amz-sdk-checksum-algorithm. A copy has no body to checksum and S3 does not ask for one; the header is added.
-- moto ignores Object Lock headers on CreateMultipartUpload: S3 applies them to the completed object. They are
-  remembered and applied, through a separate client, when CompleteMultipartUpload returns.
-- moto fails (500) on PutObjectTagging with an empty tag set, which S3 takes as "remove all tags" (a release of an
-  object whose only tag was ours): answered with DeleteObjectTagging instead, S3's other way of saying the same.
-Other gaps met in tests: moto evaluates no IAM policy and gets bucket-policy Deny conditions wrong (see
-`seed_demo_bucket`), so the tag's deny is checked as a document, never by a refused read; moto ignores
-If-None-Match on CopyObject (the tests stage a lost race), and has no working GetObjectRetention (HeadObject
-carries the same fields).
+`register_moto_workarounds` (moto endpoints only) makes moto answer the quarantine path as S3 does, by adjusting
+requests and answers on the client, never by a branch in product code:
+- CopyObject with Object Lock headers: moto wants Content-MD5 or x-amz-sdk-checksum-algorithm (S3 does not); added.
+- CreateMultipartUpload: moto ignores Object Lock headers; they are applied when CompleteMultipartUpload returns.
+- PutObjectTagging with an empty tag set: moto fails (500); answered with DeleteObjectTagging, S3's same meaning.
+Other gaps: moto evaluates no IAM policy and gets bucket-policy Deny conditions wrong (see `seed_demo_bucket`),
+ignores If-None-Match on CopyObject, and has no working GetObjectRetention (HeadObject carries the same fields).
 """
 
 from __future__ import annotations

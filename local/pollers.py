@@ -1,37 +1,29 @@
 """Feed the template's functions from their DynamoDB streams and SQS queues, as Lambda's event source mappings do.
 
-One poller per enabled ``SQS`` or ``DynamoDB`` event of a function (``local.template.event_sources``), each in its own
-daemon thread, calling ``runtime.invoke`` with the event Lambda builds and honouring the mapping's settings:
+One poller (a daemon thread) per enabled ``SQS`` or ``DynamoDB`` event of a function (``local.template.event_sources``),
+calling ``runtime.invoke`` with the event Lambda builds and honouring the mapping's settings.
 
-DynamoDB streams (``DynamoDbStreamPoller``): reads every shard through the ``dynamodbstreams`` API (children only
-after their parent is read to its end), shapes records as Lambda does (``eventVersion`` 1.1, epoch-seconds
-``ApproximateCreationDateTime``, binary attributes in base64), drops records that match no FilterCriteria pattern
-(and checkpoints past them), delivers at most BatchSize records (waiting up to MaximumBatchingWindowInSeconds to fill
-a batch), and on failure: retries the same batch; with BisectBatchOnFunctionError splits a failing batch in halves
-first (splitting costs no retry); with ReportBatchItemFailures checkpoints just before the lowest reported sequence
-number and retries from there; after MaximumRetryAttempts retries (-1: forever), or once records are older than
-MaximumRecordAgeInSeconds, sends Lambda's invocation record (``DDBStreamBatchInfo``, never the records) to the
-OnFailure queue or topic and moves on. Positions are checkpointed after every finished batch (``local.checkpoints``),
-so a restart against the same endpoint resumes after the last finished batch: at least once, never skipped.
+DynamoDB streams: every shard through the ``dynamodbstreams`` API (children after their parent is read to its end),
+records in Lambda's shape (``eventVersion`` 1.1, epoch-seconds ``ApproximateCreationDateTime``, binary in base64),
+FilterCriteria (records that match no pattern are dropped and checkpointed past), BatchSize and
+MaximumBatchingWindowInSeconds. On failure the batch is retried; BisectBatchOnFunctionError halves it first (at no
+retry's cost); ReportBatchItemFailures checkpoints before the lowest reported sequence number; after
+MaximumRetryAttempts (-1: forever) or MaximumRecordAgeInSeconds, Lambda's invocation record (``DDBStreamBatchInfo``,
+never the records) goes to the OnFailure queue or topic. Positions are checkpointed after every finished batch
+(``local.checkpoints``): a restart against the same endpoint resumes after it, at least once, never skipped.
 
-SQS (``SqsPoller``): long-polls (1 s, so stop is prompt) for up to min(BatchSize, 10) messages with every system and
-message attribute, shapes Lambda's SQS event, deletes messages that match no filter (Lambda does), and after the
-call deletes the whole batch, or with ReportBatchItemFailures all but the reported messages, or nothing when the
-function raised (the batch comes back after the visibility timeout; the queue's redrive policy moves it to its DLQ
-after maxReceiveCount receives). One thread per queue handles one batch at a time, so a FIFO queue's groups keep
-their order (SQS hands out no further messages of a group while one is in flight).
+SQS: long polls (1 s, so stop is prompt) for min(BatchSize, 10) messages with all attributes, deletes messages no
+filter lets through, and after the call the batch (with ReportBatchItemFailures all but the reported ones; nothing
+when the function raised: the redrive policy moves it to its DLQ after maxReceiveCount receives). One batch at a
+time per queue, so a FIFO queue's groups keep their order.
 
-Deliberate differences from Lambda: one batch at a time per mapping (no ParallelizationFactor, no scaling up to
-MaximumConcurrency; Lambda's per-key/per-group order holds all the same); an SQS batch is one ReceiveMessage (at most
-10 messages even when BatchSize is larger, and no batching window for SQS); a function's Timeout is not enforced
-(``local.runtime``); the "invalid response" rule of ReportBatchItemFailures is applied to anything that is not a JSON
-object (or null); retries after a failure wait 0.2 s doubling to 5 s rather than Lambda's unspecified backoff.
+Deliberate differences from Lambda: one batch at a time per mapping (no ParallelizationFactor, no scaling); an SQS
+batch is one ReceiveMessage (at most 10 messages, no batching window); no function Timeout; anything but a JSON object
+(or null) is an invalid ReportBatchItemFailures answer; retries back off 0.2 s doubling to 5 s.
 
-It must never log message bodies, record keys or images (only counts, ids, sequence numbers and function names;
-a function's own exception is logged with its traceback, as Lambda logs it), never delete or change anything Lambda
-would not (SQS messages it delivered or filtered out; streams are read-only), and never crash the process: an error
-in a poller's loop (AWS unreachable, a bad checkpoint file) is logged and retried with backoff while the rest of the
-local stack keeps serving.
+It never logs bodies, keys or images (only counts, ids, sequence numbers, function names, and a function's own
+traceback as Lambda logs it), never deletes or changes what Lambda would not, and never crashes the process: an error
+in a loop (AWS unreachable, a bad checkpoint file) is logged and retried with backoff while the rest keeps serving.
 """
 
 from __future__ import annotations
@@ -91,140 +83,71 @@ class Outcome(enum.IntEnum):
 
 # --- filter criteria -----------------------------------------------------------------------------------------------
 
-_MISSING = object()
-_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists")
-_NUMERIC_OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    "=": lambda a, b: a == b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
+_COMPARISONS = ("=", "<", "<=", ">", ">=")
+_STRING_OPERATORS = ("prefix", "suffix", "equals-ignore-case")
 
 
 class FilterCriteria:
     """Lambda's FilterCriteria: a record is delivered when any pattern matches it (no patterns: every record).
 
-    Pattern syntax as Lambda documents it: nested keys narrow down the record, a list of values at a leaf matches any
-    of them (strings, numbers, null; an array in the record matches when any element does), and the comparison
-    operators prefix, suffix, equals-ignore-case, anything-but, numeric and exists, plus ``$or``. Anything else is a
-    TemplateError when the template is read, not a silent mismatch at run time.
+    Lambda's patterns are EventBridge's grammar, so moto's EventBridge matcher decides. Only what Lambda documents is
+    accepted (values, prefix, suffix, equals-ignore-case, anything-but, numeric, exists, ``$or``; not EventBridge's
+    wildcard or cidr): anything else is a TemplateError when the template is read, not a silent mismatch at run time.
     """
 
     def __init__(self, criteria: Mapping[str, Any] | None, where: str) -> None:
-        self.patterns: list[Mapping[str, Any]] = []
+        from moto.events.models import EventPattern  # moto is what runs the local stack anyway
+
+        self.patterns: list[EventPattern] = []
         for number, item in enumerate((criteria or {}).get("Filters") or []):
             raw = item.get("Pattern") if isinstance(item, Mapping) else None
+            here = f"{where}: FilterCriteria pattern {number}"
             try:
-                pattern = json.loads(raw) if isinstance(raw, str) else raw
-            except ValueError as error:
-                raise TemplateError(f"{where}: FilterCriteria pattern {number} is not JSON ({error})") from None
-            self.patterns.append(_check_pattern(pattern, f"{where}: FilterCriteria pattern {number}"))
+                pattern = EventPattern.load(raw if isinstance(raw, str) else json.dumps(raw))
+            except Exception as error:  # moto's InvalidEventPatternException: not JSON, or a bare value
+                raise TemplateError(f"{here}: {getattr(error, 'message', error)}") from None
+            _check_pattern(pattern.get_pattern(), here)
+            self.patterns.append(pattern)
 
     def matches(self, record: Mapping[str, Any]) -> bool:
-        return not self.patterns or any(_matches(pattern, record) for pattern in self.patterns)
+        return not self.patterns or any(pattern.matches_event(record) for pattern in self.patterns)  # type: ignore[arg-type]
 
 
-def _check_pattern(pattern: Any, where: str) -> Mapping[str, Any]:
+def _check_pattern(pattern: Any, where: str) -> None:
     if not isinstance(pattern, Mapping) or not pattern:
         raise TemplateError(f"{where}: must be a non-empty JSON object")
     for key, rule in pattern.items():
-        if key == "$or":
-            if not isinstance(rule, list) or len(rule) < 2:
-                raise TemplateError(f"{where}: $or needs a list of at least two patterns")
-            for alternative in rule:
-                _check_pattern(alternative, where)
-        elif isinstance(rule, Mapping):
-            _check_pattern(rule, f"{where} at {key}")
-        elif isinstance(rule, list) and rule:
-            for condition in rule:
-                _check_condition(condition, f"{where} at {key}")
-        else:
-            raise TemplateError(f"{where} at {key}: a pattern value must be an object or a non-empty array")
-    return pattern
+        if key == "$or" or isinstance(rule, Mapping):
+            for alternative in rule if key == "$or" else [rule]:
+                _check_pattern(alternative, f"{where} at {key}")
+        elif not isinstance(rule, list) or not all(map(_is_lambda_condition, rule)):
+            raise TemplateError(f"{where} at {key}: unsupported condition in {rule!r}")
 
 
-def _check_condition(condition: Any, where: str) -> None:
-    if condition is None or isinstance(condition, str | int | float | bool):
-        return
-    if not isinstance(condition, Mapping) or len(condition) != 1 or next(iter(condition)) not in _OPERATORS:
-        raise TemplateError(f"{where}: unsupported condition {condition!r} (known: {', '.join(_OPERATORS)})")
-    ((operator, argument),) = condition.items()
-    if operator in ("prefix", "suffix", "equals-ignore-case") and not isinstance(argument, str):
-        raise TemplateError(f"{where}: {operator} needs a string")
-    if operator == "exists" and not isinstance(argument, bool):
-        raise TemplateError(f"{where}: exists needs true or false")
-    if operator == "numeric" and (
-        not isinstance(argument, list)
-        or len(argument) not in (2, 4)
-        or any(op not in _NUMERIC_OPERATORS for op in argument[0::2])
-        or any(not _is_number(bound) for bound in argument[1::2])
-    ):
-        raise TemplateError(f"{where}: numeric needs [op, number] or [op, number, op, number]")
-    if operator == "anything-but":
-        values = argument if isinstance(argument, list) else [argument]
-        for value in values:
-            if isinstance(value, Mapping):
-                if len(value) != 1 or next(iter(value)) not in ("prefix", "suffix", "equals-ignore-case"):
-                    raise TemplateError(f"{where}: anything-but takes values, or one prefix/suffix/equals-ignore-case")
-            elif not (value is None or isinstance(value, str | int | float | bool)):
-                raise TemplateError(f"{where}: anything-but takes values, or one prefix/suffix/equals-ignore-case")
-
-
-def _matches(pattern: Mapping[str, Any], event: Any) -> bool:
-    for key, rule in pattern.items():
-        if key == "$or":
-            if not any(_matches(alternative, event) for alternative in rule):
-                return False
-            continue
-        value = event.get(key, _MISSING) if isinstance(event, Mapping) else _MISSING
-        if isinstance(rule, Mapping):
-            if isinstance(value, list):
-                matched = any(isinstance(item, Mapping) and _matches(rule, item) for item in value)
-            else:
-                # A missing parent still lets {"exists": false} below it match.
-                matched = _matches(rule, value if isinstance(value, Mapping) else {})
-        elif value is _MISSING:
-            matched = any(isinstance(c, Mapping) and c.get("exists") is False for c in rule)
-        else:
-            values = value if isinstance(value, list) else [value]
-            matched = any(_condition(condition, item) for condition in rule for item in values)
-        if not matched:
-            return False
-    return True
-
-
-def _condition(condition: Any, value: Any) -> bool:
+def _is_lambda_condition(condition: Any) -> bool:
     if not isinstance(condition, Mapping):
-        return _same(condition, value)
+        return condition is None or isinstance(condition, str | int | float | bool)
+    if len(condition) != 1:
+        return False
     ((operator, argument),) = condition.items()
+    if operator in _STRING_OPERATORS:
+        return isinstance(argument, str)
     if operator == "exists":
-        return bool(argument)  # the value is present (missing values never get here)
-    if operator == "prefix":
-        return isinstance(value, str) and value.startswith(argument)
-    if operator == "suffix":
-        return isinstance(value, str) and value.endswith(argument)
-    if operator == "equals-ignore-case":
-        return isinstance(value, str) and value.casefold() == argument.casefold()
+        return isinstance(argument, bool)
     if operator == "numeric":
-        if not _is_number(value):
-            return False
-        pairs = zip(argument[0::2], argument[1::2], strict=True)
-        return all(_NUMERIC_OPERATORS[op](float(value), float(bound)) for op, bound in pairs)
-    # anything-but
-    excluded = argument if isinstance(argument, list) else [argument]
-    return not any(_condition(item, value) if isinstance(item, Mapping) else _same(item, value) for item in excluded)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same(expected: Any, value: Any) -> bool:
-    # JSON semantics: 1 == 1.0, but true is not 1 and "1" is not 1.
-    if _is_number(expected) and _is_number(value):
-        return float(expected) == float(value)
-    return type(expected) is type(value) and expected == value
+        return (
+            isinstance(argument, list)
+            and len(argument) in (2, 4)
+            and all(op in _COMPARISONS for op in argument[0::2])
+            and all(isinstance(bound, int | float) and not isinstance(bound, bool) for bound in argument[1::2])
+        )
+    if operator == "anything-but":  # values, or one string operator
+        if isinstance(argument, Mapping):
+            return len(argument) == 1 and next(iter(argument)) in _STRING_OPERATORS
+        return all(
+            not isinstance(value, Mapping | list) for value in (argument if isinstance(argument, list) else [argument])
+        )
+    return False
 
 
 # --- batch responses -----------------------------------------------------------------------------------------------
@@ -260,14 +183,30 @@ class Poller:
     """A daemon thread that calls ``poll_once`` until stopped; tests call ``poll_once`` themselves instead."""
 
     idle_seconds = STREAM_IDLE_SECONDS
+    source: SqsEventSource | DynamoDbEventSource
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, invoker: Invoker) -> None:
         self.name = name
+        self._invoker = invoker
         self._stop_requested = threading.Event()
         self._thread: threading.Thread | None = None
 
     def poll_once(self) -> Outcome:
         raise NotImplementedError
+
+    def _invoke(self, records: list[dict[str, Any]], ids: list[str], request_id: str) -> tuple[bool, list[str] | None]:
+        """(whether the function returned, the ids it reported failed: None when the whole batch failed)."""
+        try:
+            result = self._invoker.invoke(self.source.function, {"Records": records}, request_id=request_id)
+        except (Exception, SystemExit):  # sys.exit() in a handler is a function error in Lambda too (Runtime.ExitError)
+            log.warning("%s raised (request %s)", self.source.function, request_id, exc_info=True)
+            return False, None
+        if not self.source.report_batch_item_failures:
+            return True, []
+        failed = reported_failures(result, ids)
+        if failed is None:
+            log.warning("%s answered request %s with invalid batchItemFailures", self.name, request_id)
+        return True, failed
 
     def start(self) -> None:
         if self._thread is not None:
@@ -333,15 +272,6 @@ class PollerGroup:
             poller.join(max(0.0, deadline - time.monotonic()))
 
 
-def _call(invoker: Invoker, function: str, event: Mapping[str, Any], request_id: str) -> tuple[bool, Any]:
-    """(True, result) or (False, None) when the function raised; its traceback is logged as Lambda logs it."""
-    try:
-        return True, invoker.invoke(function, event, request_id=request_id)
-    except (Exception, SystemExit):  # sys.exit() in a handler is a function error in Lambda too (Runtime.ExitError)
-        log.warning("%s raised (request %s)", function, request_id, exc_info=True)
-        return False, None
-
-
 # --- DynamoDB streams ----------------------------------------------------------------------------------------------
 
 
@@ -392,6 +322,8 @@ class _Shard:
 class DynamoDbStreamPoller(Poller):
     """One DynamoDB event source mapping: the table's stream -> one function (see the module docstring)."""
 
+    source: DynamoDbEventSource
+
     def __init__(
         self,
         source: DynamoDbEventSource,
@@ -405,7 +337,7 @@ class DynamoDbStreamPoller(Poller):
         session: boto3.Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(f"{source.function}.{source.event}")
+        super().__init__(f"{source.function}.{source.event}", invoker)
         if source.starting_position not in ("TRIM_HORIZON", "LATEST"):
             raise TemplateError(f"{self.name}: StartingPosition must be TRIM_HORIZON or LATEST for a DynamoDB stream")
         if not 1 <= source.batch_size <= 10_000:
@@ -415,7 +347,6 @@ class DynamoDbStreamPoller(Poller):
         self.function_arn = function_arn
         self.region = region
         self.on_failure = on_failure
-        self._invoker = invoker
         self._clock = clock
         self._filter = FilterCriteria(source.filter_criteria, self.name)
         session = session or boto3.Session()
@@ -621,15 +552,9 @@ class DynamoDbStreamPoller(Poller):
         chunk.invocations += 1
         chunk.request_id = str(uuid.uuid4())
         # A fresh copy per call: a handler that edits its event must not change what a retry delivers.
-        completed, result = _call(
-            self._invoker, self.source.function, {"Records": copy.deepcopy(chunk.records)}, chunk.request_id
-        )
-        failed: list[str] | None = []
-        if completed and self.source.report_batch_item_failures:
-            failed = reported_failures(result, [r["dynamodb"]["SequenceNumber"] for r in chunk.records])
-            if failed is None:
-                log.warning("%s answered request %s with invalid batchItemFailures", self.name, chunk.request_id)
-        if not completed or failed is None:
+        ids = [r["dynamodb"]["SequenceNumber"] for r in chunk.records]
+        completed, failed = self._invoke(copy.deepcopy(chunk.records), ids, chunk.request_id)
+        if failed is None:
             chunk.function_error = "Unhandled" if not completed else None
             return self._whole_chunk_failed(shard, chunk)
         if not failed:
@@ -769,6 +694,8 @@ def _wire_value(value: Any) -> Any:
 class SqsPoller(Poller):
     """One SQS event source mapping: a queue -> one function (see the module docstring)."""
 
+    source: SqsEventSource
+
     # The long poll already waited; this only keeps an endpoint that ignores WaitTimeSeconds from spinning the loop.
     idle_seconds = 0.05
 
@@ -783,7 +710,7 @@ class SqsPoller(Poller):
         session: boto3.Session | None = None,
         wait_seconds: int = SQS_WAIT_SECONDS,
     ) -> None:
-        super().__init__(f"{source.function}.{source.event}")
+        super().__init__(f"{source.function}.{source.event}", invoker)
         if source.batch_size < 1:
             raise TemplateError(f"{self.name}: BatchSize must be at least 1")
         self.source = source
@@ -791,7 +718,6 @@ class SqsPoller(Poller):
         self.queue_arn = queue_arn
         self.region = region
         self.wait_seconds = wait_seconds
-        self._invoker = invoker
         self._filter = FilterCriteria(source.filter_criteria, self.name)
         self._sqs: SQSClient = (session or boto3.Session()).client("sqs", region_name=region)
 
@@ -816,14 +742,8 @@ class SqsPoller(Poller):
         done = [record for record in records if record["messageId"] not in delivered]
         outcome = Outcome.DELIVERED
         if matching:
-            request_id = str(uuid.uuid4())
-            completed, result = _call(self._invoker, self.source.function, {"Records": matching}, request_id)
-            failed: list[str] | None = []
-            if completed and self.source.report_batch_item_failures:
-                failed = reported_failures(result, [record["messageId"] for record in matching])
-                if failed is None:
-                    log.warning("%s answered request %s with invalid batchItemFailures", self.name, request_id)
-            if not completed or failed is None:
+            _, failed = self._invoke(matching, [record["messageId"] for record in matching], str(uuid.uuid4()))
+            if failed is None:
                 outcome = Outcome.FAILED  # the whole batch comes back after the visibility timeout
             else:
                 done += [record for record in matching if record["messageId"] not in failed]

@@ -1,12 +1,9 @@
 """Run a template's functions in this process the way Lambda's Python runtime calls them.
 
-``FunctionRuntime.invoke(logical_id, event)`` imports the function's Handler by its dotted path (once, on first
-use, like a cold start), builds a context object with the attributes Lambda's runtime gives handlers, and calls
-``handler(event, context)``. The HTTP gateway uses it now; the stream and queue pollers will use the same door.
-
-It must never shape events (callers do: ``local.apigw`` for REST v1), never swallow a handler's exception (callers
-decide what the client sees), and never touch os.environ (``local.server`` sets the functions' environment once).
-Limits it does not enforce: the function's Timeout (the context only reports the remaining time) and its memory.
+``FunctionRuntime.invoke(logical_id, event)`` imports the Handler by its dotted path (once, like a cold start) and
+calls ``handler(event, context)`` with Lambda's context attributes. It never shapes events (``local.apigw`` and
+``local.pollers`` do), never swallows a handler's exception, and never touches os.environ (``local.server`` does).
+Not enforced: the function's Timeout (the context only reports the remaining time) and its memory.
 """
 
 from __future__ import annotations

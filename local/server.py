@@ -1,36 +1,40 @@
-"""The local stack's lifecycle and HTTP plumbing: moto, resources, environment, HTTP server, background workers.
+"""The local stack's lifecycle: moto, the template's resources, the functions' environment, HTTP, background workers.
 
 ``run()`` starts moto's server in-process (unless AWS_ENDPOINT_URL names another endpoint), creates the template's
-resources there (``local.world``), exports the functions' environment, serves the template's API routes over HTTP
-(``local.apigw`` shapes the events, ``local.runtime`` calls the handlers), prints the base URL once the socket accepts
-connections, and on SIGINT/SIGTERM stops everything in reverse order and returns 0.
+resources there (``local.world``) with parameters from the environment (``PARAMETER_OF_VARIABLE``), exports the
+functions' environment, serves the template's API over HTTP (werkzeug's server; ``local.apigw`` decides every
+answer), prints the base URL once the socket listens, and on SIGINT/SIGTERM stops in reverse order and returns 0.
 
 It must never reach a real AWS account on its own: with no AWS_ENDPOINT_URL it points boto3 at the embedded moto
-and replaces any credentials in the environment with dummies. It must never print anything to stdout but the one URL
-line (handlers may print their own logs afterwards), and never log request bodies.
+and replaces any credentials with dummies. It must never print anything to stdout but the one URL line (handlers may
+print their own logs afterwards; what a person should read goes to stderr), and never log request bodies.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
-from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, HttpResponse, gateway_error
+from werkzeug.serving import BaseWSGIServer, DechunkedInput, WSGIRequestHandler, make_server
+
+from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, gateway_error
 from local.checkpoints import default_state_dir
-from local.demo import DEMO_BUCKET, register_moto_workarounds, seed_demo_bucket
+from local.demo import DEMO_BUCKET, DEMO_OBJECTS, register_moto_workarounds, seed_demo_bucket
 from local.pollers import PollerGroup, build_pollers
 from local.runtime import FunctionRuntime
-from local.template import FUNCTION_TYPES, api_routes, load_template
+from local.template import FUNCTION_TYPES, Template, api_routes, load_template
 from local.world import DEFAULT_STACK_NAME, World, build_world
 from shared.adapters import aws
 
@@ -39,29 +43,52 @@ log = logging.getLogger(__name__)
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Settings that could send boto3 somewhere other than the embedded moto, or sign as a real identity.
 _UNSAFE_WITH_EMBEDDED_MOTO = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+BODY_TIMEOUT_SECONDS = 10.0  # the most a request body may take to arrive (--body-timeout)
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}(;[^\r\n]*)?\r\n")  # 8 hex digits: 4 GB, far over the limit
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")  # noqa: S104 - names compared, nothing is bound
+
+# The variables the README documents, and the template parameter each sets (the first one set wins: Powertools
+# reads POWERTOOLS_LOG_LEVEL before LOG_LEVEL). The template turns parameters into the functions' environment, so a
+# variable set here reaches the functions exactly as a deployed stack's parameter would. --parameter wins over both.
+PARAMETER_OF_VARIABLE: dict[str, str] = {
+    "PROTECTED_BUCKETS": "ProtectedBuckets",
+    "PARTNERS": "PartnerPrincipals",
+    "TRUST_SAFETY_EMAIL": "TrustSafetyEmail",
+    "MAX_BODY_BYTES": "MaxBodyBytes",
+    "POWERTOOLS_LOG_LEVEL": "LogLevel",
+    "LOG_LEVEL": "LogLevel",
+    "PARTNER_RATE_LIMIT": "PartnerRateLimit",
+    "PARTNER_BURST_LIMIT": "PartnerBurstLimit",
+}
 
 
-class BackgroundWorker(Protocol):
-    def start(self) -> None: ...
+def template_parameters(template: Template, explicit: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The parameters to build with (--parameter values, then the variables above, for parameters the template
+    declares), and what set each one."""
+    chosen, set_by = dict(explicit), dict.fromkeys(explicit, "--parameter")
+    for variable, parameter in PARAMETER_OF_VARIABLE.items():
+        value = os.environ.get(variable)
+        if value and parameter in template.parameters and parameter not in chosen:
+            chosen[parameter], set_by[parameter] = (value.upper() if parameter == "LogLevel" else value), variable
+    return chosen, set_by
 
-    def stop(self) -> None: ...
 
-
-def background_workers(
-    world: World, runtime: FunctionRuntime, *, state_dir: Path | None = None
-) -> list[BackgroundWorker]:
-    """The workers that run beside the HTTP server: started before it serves, stopped after it has stopped.
-
-    The DynamoDB stream -> function and SQS queue -> function pollers (``local.pollers``): one per enabled entry of
-    ``local.template.event_sources(world.template, world.resolve)``, each calling ``runtime.invoke`` with Lambda's
-    event shapes, batch sizes and partial-failure semantics. They run as one group, so stopping them all takes as
-    long as the slowest, not the sum. Stream positions are kept in ``state_dir`` (default: $LOCAL_STATE_DIR, else
-    the repository's .local-state/).
-    """
-    pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir())
-    for poller in pollers:
-        log.info("polling for %s", poller.name)
-    return [PollerGroup(pollers)] if pollers else []
+def describe_configuration(world: World, set_by: Mapping[str, str], out: TextIO, *, embedded: bool) -> None:
+    """What this run uses, for a person (no secrets): each documented variable's effective value, the demo objects."""
+    where = "embedded moto at " if embedded else ""
+    lines = [f"  {'AWS_ENDPOINT_URL':<34} {where}{os.environ['AWS_ENDPOINT_URL']} (region {world.region})"]
+    for parameter in dict.fromkeys(PARAMETER_OF_VARIABLE.values()):
+        if parameter in world.parameters:
+            names = " / ".join(v for v, p in PARAMETER_OF_VARIABLE.items() if p == parameter)
+            value = world.parameters[parameter]
+            shown = ",".join(value) if isinstance(value, list) else value
+            lines.append(f"  {names:<34} {shown}  ({set_by.get(parameter, 'template default')}; {parameter})")
+    print("configuration:", *lines, sep="\n", file=out)
+    if DEMO_BUCKET in os.environ.get("PROTECTED_BUCKETS", "").split(","):
+        print(f"objects to report (bucket {DEMO_BUCKET} is protected; report one, watch it be quarantined):", file=out)
+        for key in DEMO_OBJECTS:
+            print(f"  s3://{DEMO_BUCKET}/{key}  https://{DEMO_BUCKET}.s3.amazonaws.com/{key}", file=out)
+    out.flush()
 
 
 @contextmanager
@@ -83,6 +110,13 @@ def embedded_moto() -> Iterator[str]:
         server.stop()
 
 
+def _prepare_external_endpoint(endpoint: str) -> None:
+    # A local endpoint (a moto server, LocalStack...) checks no signature: dummies spare the user exporting any.
+    if urlsplit(endpoint).hostname in _LOOPBACK and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        os.environ.update(DUMMY_CREDENTIALS)
+        log.info("no AWS credentials set; using dummy ones for the local endpoint %s", endpoint)
+
+
 def _set_default_region() -> None:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
@@ -95,76 +129,98 @@ def functions_environment(world: World) -> dict[str, str]:
     owner: dict[str, str] = {}
     for function in world.template.resources_of_type(*FUNCTION_TYPES):
         for name, value in world.function_environment(function).items():
-            if name in merged and merged[name] != value:
+            if merged.setdefault(name, value) != value:
                 log.warning(
                     "%s differs between %s and %s; all use %s's value", name, owner[name], function, owner[name]
                 )
-                continue
-            merged.setdefault(name, value)
             owner.setdefault(name, function)
     return merged
 
 
-class ApiRequestHandler(BaseHTTPRequestHandler):
-    """Bytes on the wire <-> HttpRequest/HttpResponse; everything API Gateway-like happens in ``gateway``."""
+class _BodyReader:
+    """``read`` and ``readline`` on the connection's buffered reader, all within one deadline: each call waits for at
+    most one recv (``peek``), with the socket's timeout set to the time left."""
+
+    def __init__(self, rfile: Any, connection: socket.socket, deadline: float) -> None:
+        self._rfile, self._connection, self._deadline = rfile, connection, deadline
+
+    def _buffered(self) -> bytes:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request body too slow")
+        self._connection.settimeout(left)
+        data: bytes = self._rfile.peek(1)
+        if not data:
+            raise ValueError("connection closed mid-body")
+        return data
+
+    def read(self, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            part = self._rfile.read(min(size, len(self._buffered())))
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
+
+    def readline(self, limit: int) -> bytes:
+        line = b""
+        while len(line) < limit and not line.endswith(b"\n"):
+            data = self._buffered()[: limit - len(line)]
+            line += self._rfile.read(data.find(b"\n") + 1 or len(data))
+        return line
+
+
+class _StrictDechunkedInput(DechunkedInput):
+    """werkzeug's decoder reads a chunk size with int(line, 16), which takes `0x1f`, `-1` or `1_0`: HTTP allows hex
+    digits only (and chunk extensions, ignored)."""
+
+    def __init__(self, reader: _BodyReader) -> None:
+        super().__init__(reader)  # type: ignore[arg-type]
+        self._reader = reader
+
+    def read_chunk_len(self) -> int:
+        line = self._reader.readline(1024)
+        if not _CHUNK_SIZE.fullmatch(line):
+            raise ValueError("malformed chunk size")
+        return int(line.split(b";")[0], 16)
+
+
+class ApiRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler with the gateway's answers. werkzeug sends every method, TRACE and PROPFIND
+    included, to ``run_wsgi``, so the gateway answers them as API Gateway does, never http.server's 501."""
 
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries an exact Content-Length
     disable_nagle_algorithm = True  # else a keep-alive client waits ~40 ms (delayed ACK) for each small response
-    server_version = "abuse-intake-local"
-    gateway: Gateway  # set on the subclass each server makes
+    gateway: Gateway  # set on the subclass each server makes, with body_timeout
+    body_timeout: float = BODY_TIMEOUT_SECONDS
 
-    def _serve(self) -> None:
+    def run_wsgi(self) -> None:
+        # Not werkzeug's own run_wsgi: it closes every connection (its server does no keep-alive) and then waits
+        # 10 ms for stray body bytes. API Gateway keeps connections open, so the framing here is ours.
         started = time.monotonic()
         try:
             body = self._read_body()
-        except ValueError:  # a Content-Length or chunk size that is not a number
-            self.close_connection = True
-            self.send_error(400, "Bad Request")
-            return
-        if body is None:
-            response = gateway_error(413, REQUEST_TOO_LONG, "-")
-            self.close_connection = True  # the unread body is still on the socket
+        except TimeoutError:  # the whole body did not arrive within body_timeout
+            body, response = None, gateway_error(408, b'{"message":"Request Timeout"}', "-")
+        except (ValueError, OSError):  # a Content-Length or chunk size that is not a number, a broken chunk
+            body, response = None, gateway_error(400, b'{"message":"Bad Request"}', "-")
         else:
-            request = HttpRequest(
-                method=self.command,
-                target=self.path,
-                headers=list(self.headers.items()),
-                body=body,
-                source_ip=self.client_address[0],
-                server_port=self.connection.getsockname()[1],
-                protocol=self.request_version,
+            response = (
+                gateway_error(413, REQUEST_TOO_LONG, "-")
+                if body is None
+                else self.gateway.handle(
+                    HttpRequest(
+                        method=self.command,
+                        target=self.path,
+                        headers=list(self.headers.items()),
+                        body=body,
+                        source_ip=self.client_address[0],
+                        server_port=self.connection.getsockname()[1],
+                        protocol=self.request_version,
+                    )
+                )
             )
-            response = self.gateway.handle(request)
-        self._send(response)
-        # Method, path without query, status: never bodies, never query strings (they may carry receipt tokens).
-        duration_ms = (time.monotonic() - started) * 1000
-        log.info("%s %s %d %.1fms", self.command, self.path.partition("?")[0], response.status, duration_ms)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when it is over API Gateway's limit (nothing more is read then)."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError(length)
-        return None if length > MAX_REQUEST_BYTES else self.rfile.read(length)
-
-    def _read_chunked(self) -> bytes | None:
-        chunks: list[bytes] = []
-        total = 0
-        while size := int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16):
-            total += size
-            if total > MAX_REQUEST_BYTES:
-                return None
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(1024)  # the CRLF that ends the chunk
-        while self.rfile.readline(8192).strip():  # trailers, up to the blank line
-            pass
-        return b"".join(chunks)
-
-    def _send(self, response: HttpResponse) -> None:
+        self.close_connection = self.close_connection or body is None  # the rest of the body is still on the socket
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
@@ -174,26 +230,45 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+        # Method, path without query, status: never bodies, never query strings (they may carry receipt tokens).
+        duration_ms = (time.monotonic() - started) * 1000
+        log.info("%s %s %d %.1fms", self.command, self.path.partition("?")[0], response.status, duration_ms)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when it is over API Gateway's limit (nothing more is read then). All of it
+        within ``body_timeout`` seconds, or TimeoutError: a client trickling its body must not hold a thread."""
+        reader = _BodyReader(self.rfile, self.connection, time.monotonic() + self.body_timeout)
+        try:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                body: bytes = _StrictDechunkedInput(reader).read(MAX_REQUEST_BYTES + 1)
+                return None if len(body) > MAX_REQUEST_BYTES else body
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit():  # int() would take "-1", "+5" or " 5"
+                raise ValueError("malformed Content-Length")
+            return None if int(length) > MAX_REQUEST_BYTES else reader.read(int(length))
+        finally:
+            self.connection.settimeout(self.timeout)
 
     def version_string(self) -> str:
-        return self.server_version  # no Python version in the Server header
+        return "abuse-intake-local"  # no Python or werkzeug version in the Server header
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
-        log.debug(format, *args)  # http.server's own lines (malformed requests...); requests are logged in _serve
+    def log_request(self, *args: Any) -> None:
+        pass  # run_wsgi logs each request, without its query string
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    # socketserver's default backlog is 5: a burst of partners' parallel retries would be reset at connect, where
-    # API Gateway accepts them (and throttles, if it must, with a 429).
-    request_queue_size = 256
-    daemon_threads = True
+def _never_called(environ: Any, start_response: Any) -> list[bytes]:
+    raise AssertionError("ApiRequestHandler answers every request itself")
 
 
 @contextmanager
-def http_server(host: str, port: int, gateway: Gateway) -> Iterator[ThreadingHTTPServer]:
+def http_server(
+    host: str, port: int, gateway: Gateway, body_timeout: float = BODY_TIMEOUT_SECONDS
+) -> Iterator[BaseWSGIServer]:
     """Serve ``gateway`` on (host, port) from a background thread; the socket is listening when this yields."""
-    handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"gateway": gateway})
-    httpd = _GatewayServer((host, port), handler)
+    # The WSGI app is never called (ApiRequestHandler answers); a burst of partners' parallel retries must not be
+    # reset at connect, so werkzeug's listen backlog (128) stands.
+    handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"gateway": gateway, "body_timeout": body_timeout})
+    httpd = make_server(host, port, app=_never_called, threaded=True, request_handler=handler)
     thread = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
     thread.start()
     try:
@@ -204,18 +279,16 @@ def http_server(host: str, port: int, gateway: Gateway) -> Iterator[ThreadingHTT
         thread.join()
 
 
-def seed_demo_world(*, embedded: bool) -> None:
+def seed_demo_world(*, moto: bool) -> None:
     """The demo bucket the service protects by default (PROTECTED_BUCKETS), with a few objects to report.
 
-    On moto (embedded, or a moto server behind AWS_ENDPOINT_URL) the quarantine path needs moto's gaps written
-    around (local/demo.py), and the bucket policy is left out: moto would deny every read under it.
+    On moto the quarantine path needs moto's gaps written around (local/demo.py), and the bucket policy is left
+    out: moto would deny every read under it.
     """
-    moto = embedded or _is_moto(os.environ.get("AWS_ENDPOINT_URL", ""))
     s3 = aws.s3()
     if moto:
         register_moto_workarounds(s3)
-    protected = {name.strip() for name in os.environ.get("PROTECTED_BUCKETS", "").split(",")}
-    if DEMO_BUCKET in protected:
+    if DEMO_BUCKET in {name.strip() for name in os.environ.get("PROTECTED_BUCKETS", "").split(",")}:
         seed_demo_bucket(s3, DEMO_BUCKET, install_policy=not moto)
 
 
@@ -247,6 +320,7 @@ def run(
     parameters: Mapping[str, str] | None = None,
     stack_name: str = DEFAULT_STACK_NAME,
     state_dir: Path | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop. Call from the main thread.
@@ -259,14 +333,17 @@ def run(
     try:
         # Exit runs in reverse: HTTP stops first, then the workers, then moto.
         with ExitStack() as stack:
-            external = bool(os.environ.get("AWS_ENDPOINT_URL"))
-            if not external:
+            external = os.environ.get("AWS_ENDPOINT_URL")
+            if external:
+                _prepare_external_endpoint(external)
+            else:
                 stack.enter_context(embedded_moto())
             _set_default_region()
             template = load_template(template_path)
-            world = build_world(template, stack_name=stack_name, parameters=parameters)
+            chosen, set_by = template_parameters(template, parameters or {})
+            world = build_world(template, stack_name=stack_name, parameters=chosen)
             os.environ.update(functions_environment(world))
-            seed_demo_world(embedded=not external)
+            seed_demo_world(moto=not external or _is_moto(external))
             runtime = FunctionRuntime.from_world(world)
             routes = api_routes(template, world.resolve)
             gateway = Gateway(
@@ -275,10 +352,15 @@ def run(
                 api_ids={route.api: str(world.ref(route.api)) for route in routes},
                 account_id=world.account_id,
             )
-            for worker in background_workers(world, runtime, state_dir=state_dir):
-                worker.start()
-                stack.callback(worker.stop)
-            httpd = stack.enter_context(http_server(host, port, gateway))
+            # The stream and queue pollers (local.pollers), one thread each, started before HTTP serves.
+            pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir())
+            for poller in pollers:
+                log.info("polling for %s", poller.name)
+            group = PollerGroup(pollers)
+            group.start()
+            stack.callback(group.stop)
+            httpd = stack.enter_context(http_server(host, port, gateway, body_timeout))
+            describe_configuration(world, set_by, sys.stderr, embedded=not external)
             print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
             threading.Event().wait()  # until a signal raises _StopRequested
     except _StopRequested:

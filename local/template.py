@@ -221,14 +221,12 @@ class SqsEventSource:
     """An SQS event source mapping, with Lambda's defaults for what the template leaves out."""
 
     function: str
-    handler: str
     event: str
     queue: str  # logical id of the queue
     batch_size: int = 10
     maximum_batching_window_seconds: int = 0
     function_response_types: tuple[str, ...] = ()
     enabled: bool = True
-    maximum_concurrency: int | None = None
     filter_criteria: Mapping[str, Any] | None = None
 
     @property
@@ -241,7 +239,6 @@ class DynamoDbEventSource:
     """A DynamoDB stream event source mapping, with Lambda's defaults for what the template leaves out."""
 
     function: str
-    handler: str
     event: str
     table: str  # logical id of the table whose stream is read
     starting_position: str  # TRIM_HORIZON | LATEST
@@ -250,7 +247,6 @@ class DynamoDbEventSource:
     maximum_retry_attempts: int = -1  # -1: retry until the record expires, as Lambda does
     maximum_record_age_seconds: int = -1
     bisect_batch_on_function_error: bool = False
-    parallelization_factor: int = 1
     function_response_types: tuple[str, ...] = ()
     on_failure_destination: str | None = None  # logical id of the queue/topic that gets failed-batch records
     enabled: bool = True
@@ -269,7 +265,6 @@ def event_sources(template: Template, resolve: Resolver = literal) -> list[Event
     sources: list[EventSource] = []
     for function in template.resources_of_type(*FUNCTION_TYPES):
         props = template.properties(function)
-        handler = str(resolve(props["Handler"]))
         for name, event in (props.get("Events") or {}).items():
             if event.get("Type") not in ("SQS", "DynamoDB"):
                 continue
@@ -278,7 +273,6 @@ def event_sources(template: Template, resolve: Resolver = literal) -> list[Event
             where = f"{function}.{name}"
             common: dict[str, Any] = {
                 "function": function,
-                "handler": handler,
                 "event": name,
                 "maximum_batching_window_seconds": int(ev.get("MaximumBatchingWindowInSeconds", 0)),
                 "function_response_types": tuple(ev.get("FunctionResponseTypes") or ()),
@@ -290,7 +284,6 @@ def event_sources(template: Template, resolve: Resolver = literal) -> list[Event
                     SqsEventSource(
                         queue=_required_ref(ev.get("Queue"), where, "Queue"),
                         batch_size=int(ev.get("BatchSize", 10)),
-                        maximum_concurrency=(ev.get("ScalingConfig") or {}).get("MaximumConcurrency"),
                         **common,
                     )
                 )
@@ -305,7 +298,6 @@ def event_sources(template: Template, resolve: Resolver = literal) -> list[Event
                         maximum_retry_attempts=int(ev.get("MaximumRetryAttempts", -1)),
                         maximum_record_age_seconds=int(ev.get("MaximumRecordAgeInSeconds", -1)),
                         bisect_batch_on_function_error=bool(ev.get("BisectBatchOnFunctionError", False)),
-                        parallelization_factor=int(ev.get("ParallelizationFactor", 1)),
                         on_failure_destination=on_failure,
                         **common,
                     )

@@ -1,43 +1,28 @@
 """Create the template's resources through boto3, and say what each logical id is called once created.
 
-``build_world()`` reads infra/template.yaml and creates the resources the service's code talks to (DynamoDB tables,
-SQS queues, S3 buckets, KMS keys and aliases, SNS topics and subscriptions) against whatever endpoint boto3 is
-configured for: ``moto.mock_aws()`` in tests, the moto server that ``python -m local`` starts, or any AWS-compatible
-endpoint named by AWS_ENDPOINT_URL. Every setting comes from the template's Properties (key schema, indexes, stream,
-TTL, PITR, FIFO, redrive, object lock, encryption...), so what runs locally is what gets deployed. The returned
-``World`` resolves Ref / GetAtt / Sub / parameters / pseudo-parameters to physical names, ARNs and URLs, and gives
-each function its environment.
+``build_world()`` creates what the service's code talks to (DynamoDB tables, SQS queues, S3 buckets, KMS keys and
+aliases, SNS topics and subscriptions) against whatever endpoint boto3 is configured for (``moto.mock_aws()`` in
+tests, the moto server ``python -m local`` starts, or AWS_ENDPOINT_URL), every setting from the template's Properties,
+so what runs locally is what gets deployed. The ``World`` resolves Ref / GetAtt / Sub / parameters / pseudo-parameters
+to physical names, ARNs and URLs, and gives each function its environment.
 
-Physical names are deterministic, ``{stack_name}-{LogicalId}`` (buckets lower-cased, FIFO queues and topics get
-``.fifo``) unless the template names the resource, so a restart against the same endpoint finds its data. Creation
-is idempotent: what already exists is reused and brought in line where the API allows it.
+Physical names are ``{stack_name}-{LogicalId}`` (buckets lower-cased, FIFO queues and topics ``.fifo``) unless the
+template names the resource, so a restart against the same endpoint finds its data; creation is idempotent (what
+exists is reused and brought in line where the API allows). It never deletes anything, never creates what the template
+does not declare (except a lookup alias per KMS key, ``alias/{stack_name}/{LogicalId}``: keys have no name to be found
+by), and never chooses the endpoint. Other types (APIs, functions, alarms, IAM, WAF...) get name-only stand-ins so
+references resolve. Not emulated: TTL expiry and IAM (moto evaluates no policy; the template gates check them).
 
-It must never delete anything, never create what the template does not declare (one exception: a lookup alias per
-KMS key, ``alias/{stack_name}/{LogicalId}``, because keys have no name to find them by on the next run), and never
-choose the endpoint itself (pointing boto3 at moto is ``local.server``'s job, so nothing here can reach a real account
-unless its caller asks for that). Types it does not emulate (APIs, functions, alarms, IAM, WAF, usage plans...) are
-not created; they get name-only stand-ins so references to them still resolve.
-
-Not emulated at all, whatever the endpoint: TTL expiry (moto never deletes expired items) and IAM (moto evaluates no
-policy, so the functions' Policies are not enforced locally; the template's cfn-lint/checkov checks cover them).
-
-Moto gaps and CloudFormation-vs-API differences worked around here (test-setup level, never in product code):
-- CloudFormation's shapes differ from the APIs' in places and are translated: a table's StreamSpecification has no
-  StreamEnabled and its SSESpecification says SSEEnabled; a bucket's encryption rule says ServerSideEncryptionByDefault
-  (API: ApplyServerSideEncryptionByDefault); KMS tags are TagKey/TagValue.
-- moto accepts re-enabling TTL that is already on, real DynamoDB answers ValidationException: TTL is read first and
-  only changed when it differs, so the same code works against both.
-- moto's CreateQueue with different attributes on an existing queue fails (QueueAlreadyExists), like SQS: the queue
-  is reused and the template's attributes are applied with SetQueueAttributes.
-- moto and SNS return the existing subscription for an identical Subscribe, so subscriptions are not duplicated.
-- CreateKey is never idempotent (moto or AWS), hence the lookup alias above.
-- Seen in tests, not worked around here: moto's GetObjectLockConfiguration reports the unset unit of a default
-  retention as 0 (``"Years": 0`` next to ``"Days": 365``); real S3 reports only the one that was set.
+Where CloudFormation's shapes differ from the APIs' they are translated (StreamEnabled, SSEEnabled,
+ServerSideEncryptionByDefault, KMS TagKey/TagValue). Moto or API gaps written around: TTL is read before it is set
+(DynamoDB refuses re-enabling it), an existing queue gets SetQueueAttributes (CreateQueue with other attributes fails),
+CreateKey is never idempotent (hence the lookup alias), and moto refuses a new object-lock configuration on a bucket
+that holds objects (a restart finds it in place). Seen in tests, not worked around: moto reports the unset unit of a
+default retention as 0 (``"Years": 0`` next to ``"Days": 365``).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -84,41 +69,6 @@ class Resource:
     attributes: Mapping[str, Any] = field(default_factory=dict)  # what !GetAtt returns
 
 
-@dataclass(frozen=True)
-class Clients:
-    """The boto3 clients resources are created with; all share one session, so one endpoint and one region."""
-
-    region: str
-    dynamodb: DynamoDBClient
-    sqs: SQSClient
-    s3: S3Client
-    kms: KMSClient
-    sns: SNSClient
-    sts: Any  # no stubs are installed for STS
-
-    @classmethod
-    def from_session(cls, session: boto3.Session | None = None) -> Clients:
-        session = session or boto3.Session()
-        region = session.region_name or "us-east-1"
-        return cls(
-            region=region,
-            dynamodb=session.client("dynamodb", region_name=region),
-            sqs=session.client("sqs", region_name=region),
-            s3=session.client("s3", region_name=region),
-            kms=session.client("kms", region_name=region),
-            sns=session.client("sns", region_name=region),
-            sts=session.client("sts", region_name=region),
-        )
-
-    def account_id(self) -> str:
-        try:
-            return str(self.sts.get_caller_identity()["Account"])
-        except (BotoCoreError, ClientError) as error:
-            # Some AWS-compatible endpoints have no STS; moto's account is the usual local answer.
-            log.warning("STS unavailable (%s); assuming account %s", error, MOTO_ACCOUNT_ID)
-            return MOTO_ACCOUNT_ID
-
-
 class World:
     """Physical names, ARNs and URLs per logical id, and the resolver that turns template values into them."""
 
@@ -130,8 +80,10 @@ class World:
         region: str = "us-east-1",
         account_id: str = MOTO_ACCOUNT_ID,
         parameters: Mapping[str, Any] | None = None,
+        session: boto3.Session | None = None,
     ) -> None:
         self.template = template
+        self.session = session or boto3.Session(region_name=region)
         self.stack_name = stack_name
         self.region = region
         self.account_id = account_id
@@ -139,6 +91,10 @@ class World:
         self.resources: dict[str, Resource] = {}  # created (or found existing) through the API
         self._stand_ins: dict[str, Resource] = {}
         self._conditions: dict[str, bool] = {}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the world's session and region (resources are created with these)."""
+        return self.session.client(service, region_name=self.region)  # type: ignore[call-overload]
 
     # --- lookups -------------------------------------------------------------------------------------------------
 
@@ -251,15 +207,6 @@ class World:
         logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
         return self.get_att(logical_id, attribute)
 
-    def _find_in_map(self, arg: list[Any]) -> Any:
-        name, top, second = (self.resolve(part) for part in arg[:3])
-        try:
-            return self.template.mappings[name][top][second]
-        except KeyError:
-            if len(arg) > 3:  # the optional DefaultValue of AWS::LanguageExtensions
-                return self.resolve(arg[3]["DefaultValue"])
-            raise TemplateError(f"!FindInMap {name}/{top}/{second}: no such entry") from None
-
     def _stand_in(self, logical_id: str) -> Resource:
         # Types we do not create still get the names and ARNs CloudFormation would give them, so an environment
         # variable or policy that mentions them resolves the same way locally as in the cloud.
@@ -318,17 +265,7 @@ _INTRINSICS: dict[str, Callable[[World, Any], Any]] = {
     "Fn::Not": lambda world, arg: not world.resolve(arg[0]),
     "Fn::And": lambda world, arg: all(world.resolve(arg)),
     "Fn::Or": lambda world, arg: any(world.resolve(arg)),
-    "Fn::FindInMap": World._find_in_map,
-    "Fn::Base64": lambda world, arg: base64.b64encode(str(world.resolve(arg)).encode()).decode(),
-    "Fn::GetAZs": lambda world, arg: [f"{world.region}{zone}" for zone in "abc"],
-    "Fn::ToJsonString": lambda world, arg: json.dumps(world.resolve(arg), separators=(",", ":")),
-    "Fn::Length": lambda world, arg: len(world.resolve(arg)),
-    "Fn::ImportValue": lambda world, arg: _raise(TemplateError(f"!ImportValue {arg!r}: no other stacks exist locally")),
 }
-
-
-def _raise(error: Exception) -> Any:
-    raise error
 
 
 def _parameter_values(template: Template, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,34 +288,31 @@ def _parameter_values(template: Template, overrides: Mapping[str, Any]) -> dict[
 
 # --- creation ------------------------------------------------------------------------------------------------------
 
-Creator = Callable[[World, Clients, str, dict[str, Any]], Resource]
+Creator = Callable[["World", str, dict[str, Any]], Resource]
 
 
 def build_world(
     template: Template | str | Path | None = None,
     *,
-    session_or_clients: boto3.Session | Clients | None = None,
+    session_or_clients: boto3.Session | None = None,
     stack_name: str = DEFAULT_STACK_NAME,
     parameters: Mapping[str, Any] | None = None,
 ) -> World:
     """Create (or find) every emulated resource of the template, dependencies first, and return the World."""
-    if not isinstance(template, Template):
-        template = load_template(template)
-    if isinstance(session_or_clients, Clients):
-        clients = session_or_clients
-    else:
-        clients = Clients.from_session(session_or_clients)
-    world = World(
-        template,
-        stack_name=stack_name,
-        region=clients.region,
-        account_id=clients.account_id(),
-        parameters=parameters,
-    )
+    template = template if isinstance(template, Template) else load_template(template)
+    session = session_or_clients or boto3.Session()
+    region = session.region_name or "us-east-1"
+    try:
+        account_id = str(session.client("sts", region_name=region).get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as error:
+        # Some AWS-compatible endpoints have no STS; moto's account is the usual local answer.
+        log.warning("STS unavailable (%s); assuming account %s", error, MOTO_ACCOUNT_ID)
+        account_id = MOTO_ACCOUNT_ID
+    world = World(template, stack_name=stack_name, region=region, account_id=account_id, parameters=parameters)
+    world.session = session
     for logical_id in _creation_order(world):
         declared = template.resources[logical_id]
-        props = world.resolve(template.properties(logical_id))
-        resource = _CREATORS[declared["Type"]](world, clients, logical_id, props)
+        resource = _CREATORS[declared["Type"]](world, logical_id, world.resolve(template.properties(logical_id)))
         world.resources[logical_id] = resource
         log.info("%s: %s %s", logical_id, declared["Type"], resource.name)
     return world
@@ -444,19 +378,13 @@ def _tags(props: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 _TABLE_PASSTHROUGH = (
-    "AttributeDefinitions",
-    "KeySchema",
-    "BillingMode",
-    "ProvisionedThroughput",
-    "LocalSecondaryIndexes",
-    "TableClass",
-    "DeletionProtectionEnabled",
-    "OnDemandThroughput",
-)
+    "AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput", "LocalSecondaryIndexes",
+    "TableClass", "DeletionProtectionEnabled", "OnDemandThroughput"
+)  # fmt: skip
 
 
-def _create_table(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
-    ddb = clients.dynamodb
+def _create_table(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    ddb: DynamoDBClient = world.client("dynamodb")
     name = str(props.get("TableName") or world.default_name(logical_id, max_length=255))
     request: dict[str, Any] = {key: props[key] for key in _TABLE_PASSTHROUGH if key in props}
     if props.get("GlobalSecondaryIndexes"):
@@ -513,29 +441,19 @@ def _create_table(world: World, clients: Clients, logical_id: str, props: dict[s
 
 
 _QUEUE_ATTRIBUTES = (
-    "DelaySeconds",
-    "MaximumMessageSize",
-    "MessageRetentionPeriod",
-    "ReceiveMessageWaitTimeSeconds",
-    "VisibilityTimeout",
-    "KmsMasterKeyId",
-    "KmsDataKeyReusePeriodSeconds",
-    "SqsManagedSseEnabled",
-    "FifoQueue",
-    "ContentBasedDeduplication",
-    "DeduplicationScope",
-    "FifoThroughputLimit",
-    "RedrivePolicy",
-    "RedriveAllowPolicy",
-)
+    "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled", "FifoQueue",
+    "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit", "RedrivePolicy",
+    "RedriveAllowPolicy"
+)  # fmt: skip
 
 
 # The same condition has had several codes across SQS's query and JSON protocols.
 _QUEUE_EXISTS = ("QueueAlreadyExists", "QueueNameExists", "AWS.SimpleQueueService.QueueNameExists")
 
 
-def _create_queue(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
-    sqs = clients.sqs
+def _create_queue(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    sqs: SQSClient = world.client("sqs")
     fifo = _truthy(props.get("FifoQueue"))
     name = str(props.get("QueueName") or world.default_name(logical_id, max_length=80, suffix=".fifo" if fifo else ""))
     attributes = {key: _attribute(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
@@ -553,8 +471,8 @@ def _create_queue(world: World, clients: Clients, logical_id: str, props: dict[s
     return Resource(logical_id, "AWS::SQS::Queue", name, url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
 
 
-def _create_bucket(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
-    s3 = clients.s3
+def _create_bucket(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    s3: S3Client = world.client("s3")
     name = str(props.get("BucketName") or world.default_name(logical_id, max_length=63, lowercase=True))
     request: dict[str, Any] = {"Bucket": name}
     if world.region != "us-east-1":  # us-east-1 is the one region that rejects an explicit LocationConstraint
@@ -602,8 +520,8 @@ def _create_bucket(world: World, clients: Clients, logical_id: str, props: dict[
     return Resource(logical_id, "AWS::S3::Bucket", name, name, attributes)
 
 
-def _create_key(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
-    kms = clients.kms
+def _create_key(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    kms: KMSClient = world.client("kms")
     lookup_alias = f"alias/{re.sub(r'[^a-zA-Z0-9/_-]', '-', world.stack_name)}/{logical_id}"
     try:
         metadata = kms.describe_key(KeyId=lookup_alias)["KeyMetadata"]
@@ -628,30 +546,25 @@ def _create_key(world: World, clients: Clients, logical_id: str, props: dict[str
     return Resource(logical_id, "AWS::KMS::Key", key_id, key_id, {"Arn": metadata["Arn"], "KeyId": key_id})
 
 
-def _create_alias(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+def _create_alias(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
     name, target = str(props["AliasName"]), str(props["TargetKeyId"])
     try:
-        clients.kms.create_alias(AliasName=name, TargetKeyId=target)
+        world.client("kms").create_alias(AliasName=name, TargetKeyId=target)
     except ClientError as error:
         if _error_code(error) != "AlreadyExistsException":
             raise
-        clients.kms.update_alias(AliasName=name, TargetKeyId=target)
+        world.client("kms").update_alias(AliasName=name, TargetKeyId=target)
     return Resource(logical_id, "AWS::KMS::Alias", name, name)
 
 
 _TOPIC_ATTRIBUTES = (
-    "DisplayName",
-    "KmsMasterKeyId",
-    "FifoTopic",
-    "ContentBasedDeduplication",
-    "SignatureVersion",
-    "TracingConfig",
-    "ArchivePolicy",
-)
+    "DisplayName", "KmsMasterKeyId", "FifoTopic", "ContentBasedDeduplication", "SignatureVersion", "TracingConfig",
+    "ArchivePolicy"
+)  # fmt: skip
 
 
-def _create_topic(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
-    sns = clients.sns
+def _create_topic(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    sns: SNSClient = world.client("sns")
     fifo = _truthy(props.get("FifoTopic"))
     name = str(props.get("TopicName") or world.default_name(logical_id, max_length=256, suffix=".fifo" if fifo else ""))
     attributes = {key: _attribute(props[key]) for key in _TOPIC_ATTRIBUTES if key in props}
@@ -666,10 +579,10 @@ def _create_topic(world: World, clients: Clients, logical_id: str, props: dict[s
     return Resource(logical_id, "AWS::SNS::Topic", name, arn, {"TopicArn": arn, "TopicName": name})
 
 
-def _create_subscription(world: World, clients: Clients, logical_id: str, props: dict[str, Any]) -> Resource:
+def _create_subscription(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
     keys = ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy")
     attributes = {key: _attribute(props[key]) for key in keys if key in props}
-    arn = clients.sns.subscribe(
+    arn = world.client("sns").subscribe(
         TopicArn=props["TopicArn"],
         Protocol=props["Protocol"],
         Endpoint=props["Endpoint"],

@@ -8,11 +8,13 @@ import json
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -29,6 +32,48 @@ REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 30.0  # a clean stop takes about a second; the margin is for a loaded CI machine
 ACCESS_KEY_ID = "AKIALOCALTESTCALLER1"
+
+
+@dataclass
+class Endpoint:
+    """A moto server that outlives the local stack, as AWS would, recording every request it receives."""
+
+    url: str
+    recording: Path
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def requests(self) -> list[dict[str, Any]]:
+        if not self.recording.exists():
+            return []
+        return [json.loads(line) for line in self.recording.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def recording_moto(directory: Path) -> Iterator[Endpoint]:
+    from moto.moto_api import recorder
+    from moto.server import ThreadedMotoServer
+
+    recording = directory / "requests.jsonl"
+    recorder._location = str(recording)  # the recorder's file is fixed when moto is imported; point it at ours
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # moto's backends are global to this process, whatever server serves them: start from an empty cloud.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/recorder/start-recording", method="POST"))
+    try:
+        yield Endpoint(url, recording)
+    finally:
+        server.stop()
 
 
 @dataclass
@@ -124,6 +169,21 @@ class Answer:
         return json.loads(self.body)
 
 
+# What every answer of the API carries, the gateway's own included (functions/webform/handler.py SECURITY_HEADERS).
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def assert_security_headers(answer: Answer) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.header(name) == [value], (name, answer.status, answer.headers)
+
+
 def call(
     port: int,
     method: str,
@@ -154,3 +214,49 @@ def call(
     if connection is None:
         conn.close()
     return answer
+
+
+@dataclass
+class RawAnswer(Answer):
+    closed: bool  # the server closed the connection after answering
+
+
+def raw_exchange(
+    port: int,
+    request: bytes,
+    *,
+    trickle: bytes = b"",
+    deadline_seconds: float = 15.0,
+    trickle_every: float = 0.2,
+    check_closed: bool = True,
+) -> RawAnswer:
+    """Send ``request`` as is on a fresh socket, then ``trickle`` one byte at a time (a slow client), and read the
+    answer, with the socket timeout as the deadline (a test fails, it does not hang, when no answer comes). With
+    ``check_closed``, wait (up to the deadline) to see whether the server closes the connection after answering."""
+    with socket.create_connection(("127.0.0.1", port), timeout=deadline_seconds) as sock:
+        sock.sendall(request)
+        stop = threading.Event()
+
+        def send_slowly() -> None:
+            for byte in trickle:
+                if stop.wait(trickle_every):  # the slow client's own pace, not synchronisation
+                    return
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    return  # the server hung up on us: what a slow client should expect
+
+        sender = threading.Thread(target=send_slowly, daemon=True)
+        sender.start()
+        try:
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            answer = RawAnswer(response.status, response.getheaders(), response.read(), closed=False)
+            try:
+                answer.closed = check_closed and sock.recv(1) == b""
+            except TimeoutError:
+                answer.closed = False
+            return answer
+        finally:
+            stop.set()
+            sender.join()

@@ -20,7 +20,7 @@ import pytest
 
 from local.apigw import HttpRequest, MalformedProxyResponse, RouteMatch, Router, to_http_response, to_rest_event
 from local.template import ApiRoute
-from tests.e2e.stack import ACCESS_KEY_ID, Running, call, environment, local_stack
+from tests.e2e.stack import ACCESS_KEY_ID, Running, assert_security_headers, call, environment, local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -212,6 +212,7 @@ def test_responses_are_decoded_and_failures_look_like_api_gateway(synthetic_stac
 
     boom = call(synthetic_stack.port, "GET", "/boom", signed=True)
     assert (boom.status, boom.body) == (502, b'{"message": "Internal server error"}')
+    assert_security_headers(boom)  # an answer the gateway makes itself
     assert "RuntimeError: the handler failed" in synthetic_stack.stderr.read_text()
 
     assert call(synthetic_stack.port, "GET", "/items").status == 403  # POST only

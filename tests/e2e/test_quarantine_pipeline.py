@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.e2e.stack import Running, call, environment, eventually, local_stack
+from tests.e2e.stack import Endpoint, Running, call, environment, eventually, local_stack, recording_moto
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -28,44 +24,10 @@ MUST_SHOW_SECONDS = 60.0
 JSON = [("Content-Type", "application/json")]
 
 
-@dataclass
-class Endpoint:
-    url: str
-    recording: Path
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def requests(self) -> list[dict[str, Any]]:
-        if not self.recording.exists():
-            return []
-        return [json.loads(line) for line in self.recording.read_text().splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    from moto.moto_api import recorder
-    from moto.server import ThreadedMotoServer
-
-    recording = tmp_path_factory.mktemp("moto") / "requests.jsonl"
-    recorder._location = str(recording)  # the recorder's file is fixed when moto is imported; point it at ours
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # moto's backends are global to this process, whatever server serves them: start from an empty cloud.
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/recorder/start-recording", method="POST"))
-    try:
-        yield Endpoint(url, recording)
-    finally:
-        server.stop()
+    with recording_moto(tmp_path_factory.mktemp("moto")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +56,10 @@ def evidence_bucket(endpoint: Endpoint) -> str:
     return names[0]
 
 
-def copies_of(endpoint: Endpoint) -> list[dict[str, Any]]:
+def copies_of(endpoint: Endpoint, source_bucket: str = DEMO_BUCKET) -> list[dict[str, Any]]:
     s3 = endpoint.client("s3")
     bucket = evidence_bucket(endpoint)
-    versions = s3.list_object_versions(Bucket=bucket, Prefix=f"evidence/{DEMO_BUCKET}/").get("Versions", [])
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=f"evidence/{source_bucket}/").get("Versions", [])
     heads = [
         s3.head_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"], ChecksumMode="ENABLED") for v in versions
     ]
