@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -62,12 +61,13 @@ def _reports(world, total: int) -> list[dict[str, Any]]:
         received = f"2026-03-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}.{n % 1000:03d}Z"
         items.append(
             to_item(
-                replace(
-                    record,
-                    key_hex=f"{n:020x}",
-                    report_id=report_id,
-                    principal=f"arn:aws:iam::{n:012d}:role/reporter",
-                    received_at=received,
+                record.model_copy(
+                    update={
+                        "key_hex": f"{n:020x}",
+                        "report_id": report_id,
+                        "principal": f"arn:aws:iam::{n:012d}:role/reporter",
+                        "received_at": received,
+                    }
                 )
             )
         )
