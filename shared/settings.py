@@ -1,11 +1,17 @@
-"""The service's configuration as one pydantic-settings model. Read it through shared.config.settings()."""
+"""The service's configuration as one pydantic model read from the environment, through shared.config.settings().
+
+Each field is read from the variable of the same name in upper case (names match case-insensitively); structured
+values (PARTNERS) arrive as JSON. A plain model with a small environment reader, not pydantic-settings: that package
+and python-dotenv, which it imports, took about a sixth of the intake's cold start, for reading a dozen variables.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import os
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.domain.callers import TrustTier
 
@@ -19,15 +25,15 @@ class Partner(BaseModel):
     tier: TrustTier = TrustTier.PARTNER
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     table_name: str = Field(min_length=3, description="The reports table (TABLE_NAME).")
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024)
     # Principal (IAM user/role ARN, or locally the access key id) -> partner name and trust tier, as JSON.
     partners: dict[str, Partner] = Field(default_factory=dict)
     # The only buckets the service may ever send a request about (comma-separated bucket names).
-    protected_buckets: Annotated[frozenset[str], NoDecode] = frozenset()
+    protected_buckets: frozenset[str] = frozenset()
     # Quarantine (shared/domain/quarantine.py). Only the worker needs the evidence settings; it names the variable it
     # misses.
     evidence_bucket: str | None = Field(default=None, min_length=3, max_length=63)
@@ -43,12 +49,36 @@ class Settings(BaseSettings):
     oncall_topic_arn: str | None = None
     trust_safety_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+    @classmethod
+    def from_environment(cls) -> Settings:
+        return cls.model_validate({})
+
     def required(self, *fields: str) -> tuple[str, ...]:
         """The values a function cannot run without; fails at its first invocation, naming the missing variables."""
         missing = [name.upper() for name in fields if not getattr(self, name)]
         if missing:
             raise ValueError(f"missing configuration: {', '.join(missing)}")
         return tuple(str(getattr(self, name)) for name in fields)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, values: Any) -> Any:
+        """Values given to the constructor win; every other field comes from its variable, when set."""
+        if not isinstance(values, dict):
+            return values
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        found = {name: environment[name] for name in cls.model_fields if name not in values and name in environment}
+        return {**found, **values}
+
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _decode(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("PARTNERS is not valid JSON") from None
+        return value
 
     @field_validator("protected_buckets", mode="before")
     @classmethod

@@ -1,15 +1,22 @@
 """AWS clients, created on first use and cached, so tests can start moto first and `cache_clear()` after.
 
-boto3 reads AWS_ENDPOINT_URL itself, which is how the same code talks to moto, a local endpoint or AWS.
+The clients come from one botocore session, not from boto3: boto3 adds nothing the adapters use (no resources, no
+managed transfers on the request path), and importing it also imports s3transfer and multiprocessing, a tenth of the
+intake's cold start. The quarantine worker's managed copy imports boto3's transfer module itself (evidence_bucket.py).
+botocore reads AWS_ENDPOINT_URL and AWS_DEFAULT_REGION itself, which is how the same code talks to moto, a local
+endpoint or AWS.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
 from botocore.config import Config
+from botocore.exceptions import DataNotFoundError
+from botocore.loaders import Loader
+from botocore.session import Session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,24 +39,56 @@ _CONFIG = Config(
 _S3_CONFIG = _CONFIG.merge(Config(read_timeout=120, max_pool_connections=20))
 
 
+SERVICES = ("dynamodb", "s3", "sqs", "sns")
+
+
+class _ServiceLoader(Loader):
+    """botocore's data loader, told which services this module creates clients for.
+
+    Before it loads a model, botocore checks the service's name against every service it ships: about 450 folders
+    listed and stat'ed, twice per client (the model, then its endpoint rules), a tenth of a client's creation. The
+    session below only ever creates clients for SERVICES, so those (with data of the asked type) are the list.
+    """
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        available = []
+        for name in SERVICES:
+            try:
+                if self.list_api_versions(name, type_name):  # cached: botocore asks again for the latest version
+                    available.append(name)
+            except DataNotFoundError:
+                continue
+        return sorted(available)
+
+
+@cache
+def _session() -> Session:
+    # One session for all clients, as boto3's default session was: credentials and the region are resolved once.
+    session = Session()
+    data_path = session.get_config_variable("data_path")  # AWS_DATA_PATH, honoured as botocore's own loader does
+    extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else []
+    session.register_component("data_loader", _ServiceLoader(extra_search_paths=extra))
+    return session
+
+
 @cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_CONFIG)
+    return cast("DynamoDBClient", _session().create_client("dynamodb", config=_CONFIG))
 
 
 @cache
 def s3() -> S3Client:
-    return boto3.client("s3", config=_S3_CONFIG)
+    return cast("S3Client", _session().create_client("s3", config=_S3_CONFIG))
 
 
 @cache
 def sqs() -> SQSClient:
-    return boto3.client("sqs", config=_CONFIG)
+    return cast("SQSClient", _session().create_client("sqs", config=_CONFIG))
 
 
 @cache
 def sns() -> SNSClient:
-    return boto3.client("sns", config=_CONFIG)
+    return cast("SNSClient", _session().create_client("sns", config=_CONFIG))
 
 
 def clear() -> None:
@@ -57,3 +96,4 @@ def clear() -> None:
     s3.cache_clear()
     sqs.cache_clear()
     sns.cache_clear()
+    _session.cache_clear()

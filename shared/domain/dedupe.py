@@ -17,13 +17,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from ulid import ULID
-
 from shared.domain.callers import Caller
 from shared.domain.reports import Report
 from shared.domain.text import normalized_for_matching
 
 KEY_BYTES = 10  # 80 bits: a ULID's randomness; collisions need ~10^12 reports before they become plausible
+
+# A ULID's text form: its 128 bits, big-endian, as 26 digits of Crockford's base32 (the first digit at most 7).
+# Written here rather than imported: these two conversions are all the service needs, and python-ulid's import
+# (it reads its own version from the installed distributions) cost more than the rest of this module.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_VALUES = {char: value for value, char in enumerate(_CROCKFORD)} | {
+    char.lower(): value for value, char in enumerate(_CROCKFORD)
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def dedupe_key(report: Report, caller: Caller, client_token: str | None) -> Dedu
 
 
 def report_id_for(key: DedupeKey, received_at: datetime) -> str:
-    return str(ULID.from_bytes(int(received_at.timestamp() * 1000).to_bytes(6, "big") + key.digest))
+    return ulid_text(int(received_at.timestamp() * 1000).to_bytes(6, "big") + key.digest)
 
 
 def key_digest_of(report_id: str) -> bytes | None:
@@ -69,9 +75,30 @@ def key_digest_of(report_id: str) -> bytes | None:
     if len(report_id) != 26:
         return None
     try:
-        return bytes(ULID.from_str(report_id))[6:]
+        return ulid_bytes(report_id)[6:]
     except ValueError:
         return None
+
+
+def ulid_text(value: bytes) -> str:
+    """The 26-character text of a 16-byte ULID."""
+    if len(value) != 16:
+        raise ValueError("a ULID is 16 bytes")
+    number = int.from_bytes(value, "big")
+    return "".join(_CROCKFORD[(number >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def ulid_bytes(text: str) -> bytes:
+    """The 16 bytes of a ULID's text (either case), or ValueError for anything that is not one."""
+    if len(text) != 26 or text[0] not in "01234567":
+        raise ValueError("a ULID is 26 base32 characters, the first at most 7")
+    number = 0
+    for char in text:
+        value = _CROCKFORD_VALUES.get(char)
+        if value is None:
+            raise ValueError("a ULID is 26 base32 characters, the first at most 7")
+        number = number << 5 | value
+    return number.to_bytes(16, "big")
 
 
 def receipt_token_for(caller: Caller, client_token: str | None) -> str:
