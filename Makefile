@@ -13,7 +13,7 @@ PORT ?= 3000
 # scripts/preflight.sh NEED...: see the script for what each need is and where it is looked for.
 PREFLIGHT = PYTHON=$(PYTHON) PYENV_PYTHONS=$(PYENV_PYTHONS) scripts/preflight.sh
 
-.PHONY: run test preflight preflight-run unit lint bench vocab clean
+.PHONY: run test preflight preflight-run unit lint bench vocab clean redrive
 
 # What `make test` needs from outside: python for the venvs, python3.12 for sam build, npm for axe-core and Debian's
 # chromium for the browser tests (installed with apt-get when missing and run as root).
@@ -32,6 +32,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 run: preflight-run $(STAMP)
 	$(BIN)/python -m local --host $(HOST) --port $(PORT)
+
+# A DLQ of the running `make run` back to its source queue (README, "Redrive"): make redrive QUEUE=QuarantineDLQ
+redrive: $(STAMP)
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<logical id or queue name of a DLQ>" >&2; exit 2; }
+	$(BIN)/python -m local.redrive "$(QUEUE)"
 
 # Prerequisites are made in the order listed: the preflight before any venv.
 test: preflight lint $(STAMP) gates $(NODE_STAMP)

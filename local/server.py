@@ -29,10 +29,12 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, DechunkedInput, WSGIRequestHandler, make_server
 
+from local.alarms import on_call_workers
 from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, gateway_error
 from local.checkpoints import default_state_dir
 from local.demo import DEMO_BUCKET, DEMO_OBJECTS, register_moto_workarounds, seed_demo_bucket
 from local.pollers import PollerGroup, build_pollers
+from local.redrive import advertise
 from local.runtime import FunctionRuntime
 from local.template import FUNCTION_TYPES, Template, api_routes, load_template
 from local.world import DEFAULT_STACK_NAME, World, build_world
@@ -352,13 +354,15 @@ def run(
                 api_ids={route.api: str(world.ref(route.api)) for route in routes},
                 account_id=world.account_id,
             )
-            # The stream and queue pollers (local.pollers), one thread each, started before HTTP serves.
-            pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir())
+            # The stream and queue pollers (local.pollers) and the on-call workers (local.alarms), one thread each,
+            # started before HTTP serves.
+            pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir()) + on_call_workers(world)
             for poller in pollers:
                 log.info("polling for %s", poller.name)
             group = PollerGroup(pollers)
             group.start()
             stack.callback(group.stop)
+            stack.callback(advertise(world, state_dir or default_state_dir()))  # for `make redrive`
             httpd = stack.enter_context(http_server(host, port, gateway, body_timeout))
             describe_configuration(world, set_by, sys.stderr, embedded=not external)
             print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
