@@ -99,11 +99,13 @@ def measure() -> list[Figure]:
     import boto3
 
     from functions.quarantine.handler import lambda_handler
+    from local import moto_gaps
     from local.demo import DEMO_BUCKET, register_moto_workarounds, seed_demo_bucket
     from shared.adapters import aws
 
     with _moto_world():
         register_moto_workarounds(aws.s3())
+        moto_gaps.install(aws.s3())
         seed_demo_bucket(boto3.client("s3"), install_policy=False)  # moto and bucket-policy denies: see local/demo.py
         s3_calls: Counter[str] = Counter()
         ddb_calls: Counter[str] = Counter()

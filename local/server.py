@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from local import moto_gaps
 from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, HttpResponse, gateway_error
 from local.checkpoints import default_state_dir
 from local.demo import DEMO_BUCKET, register_moto_workarounds, seed_demo_bucket
@@ -214,6 +215,7 @@ def seed_demo_world(*, embedded: bool) -> None:
     s3 = aws.s3()
     if moto:
         register_moto_workarounds(s3)
+        moto_gaps.install(s3)
     protected = {name.strip() for name in os.environ.get("PROTECTED_BUCKETS", "").split(",")}
     if DEMO_BUCKET in protected:
         seed_demo_bucket(s3, DEMO_BUCKET, install_policy=not moto)
