@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 from urllib3.response import HTTPResponse
 
@@ -99,7 +99,7 @@ def _stored_parts(bucket: str, key: str, version_id: str) -> list[dict[str, Any]
     except Exception:  # noqa: BLE001 - a bucket moto does not hold here (another process's server): nothing to add
         return None
     multipart = getattr(stored, "multipart", None)
-    if multipart is None:
+    if stored is None or multipart is None:
         return None
     # moto closes the parts' own buffers on completion but keeps their sizes; the bytes are the object's, in order.
     data, offset, listed = stored.value, 0, []
@@ -121,5 +121,7 @@ def _xml(url: str, status: int, body: str) -> AWSResponse:
         status=status,
         preload_content=False,
     )
-    headers = {"Content-Type": "application/xml", "Date": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")}
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/xml"
+    headers["Date"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     return AWSResponse(url, status, headers, raw)
