@@ -91,6 +91,7 @@ def _moto_world() -> Iterator[Any]:
     os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"  # _purge empties a queue after every batch
     from moto import mock_aws
 
+    from local import moto_gaps
     from local.demo import register_moto_workarounds, seed_demo_bucket
     from local.world import build_world
     from shared.adapters import aws
@@ -109,6 +110,7 @@ def _moto_world() -> Iterator[Any]:
             settings.cache_clear()
             quiet_environment()
             register_moto_workarounds(aws.s3())
+            moto_gaps.install(aws.s3())
             import boto3
 
             seed_demo_bucket(boto3.client("s3"), install_policy=False)

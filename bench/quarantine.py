@@ -18,7 +18,7 @@ from bench.table import Figure
 
 # List prices, us-east-1, S3 Standard (the same figures as bench/__main__.py's cost model).
 PRICE_S3_PUT_COPY_PER_THOUSAND = 0.005  # CopyObject, PutObjectTagging, UploadPartCopy...
-PRICE_S3_GET_HEAD_PER_THOUSAND = 0.0004  # HeadObject, GetObject, GetObjectTagging
+PRICE_S3_GET_HEAD_PER_THOUSAND = 0.0004  # HeadObject, GetObject, GetObjectTagging, GetObjectAttributes, -LegalHold...
 PRICE_DYNAMODB_WRITE_UNITS_PER_MILLION = 0.625
 NOTE_WIDTH = 40  # what a line of the table leaves for a note
 PUT_CLASS = frozenset({"CopyObject", "PutObjectTagging", "PutObjectLegalHold", "PutObjectRetention", "UploadPartCopy"})
@@ -99,22 +99,29 @@ def measure() -> list[Figure]:
     import boto3
 
     from functions.quarantine.handler import lambda_handler
+    from local import moto_gaps
     from local.demo import DEMO_BUCKET, register_moto_workarounds, seed_demo_bucket
     from shared.adapters import aws
 
     with _moto_world():
         register_moto_workarounds(aws.s3())
+        moto_gaps.install(aws.s3())
         seed_demo_bucket(boto3.client("s3"), install_policy=False)  # moto and bucket-policy denies: see local/demo.py
         s3_calls: Counter[str] = Counter()
         ddb_calls: Counter[str] = Counter()
         buckets: Counter[str] = Counter()
+        evidence_reads = 0  # GetObject/HeadObject on the evidence bucket, which the worker's role may not send
+        evidence_bucket = os.environ["EVIDENCE_BUCKET"]
 
         def count_s3(model: Any, params: dict[str, Any], **_: Any) -> None:
+            nonlocal evidence_reads
             s3_calls[model.name] += 1
             source = params.get("CopySource")
             for bucket in {params.get("Bucket"), source.get("Bucket") if isinstance(source, dict) else None}:
                 if bucket:
                     buckets[bucket] += 1
+            if params.get("Bucket") == evidence_bucket and model.name in ("GetObject", "HeadObject"):
+                evidence_reads += 1
 
         def count_ddb(model: Any, **_: Any) -> None:
             ddb_calls[model.name] += 1
@@ -159,11 +166,13 @@ def measure() -> list[Figure]:
     s3_cost = (puts * PRICE_S3_PUT_COPY_PER_THOUSAND + gets * PRICE_S3_GET_HEAD_PER_THOUSAND) / 1000
     ddb_cost = first_ddb["PutItem"] * PRICE_DYNAMODB_WRITE_UNITS_PER_MILLION / 1_000_000
     return [
-        # Expected: pin, copy, read the copy back, tag; no body read (S3 gives the SHA-256).
+        # Expected 8: pin the source (HeadObject), look for a copy (GetObjectAttributes: 404), copy, describe the
+        # copy without reading it (GetObjectAttributes, GetObjectLegalHold, GetObjectRetention), read and add tags;
+        # no body read (S3 gives the SHA-256). Before the worker lost read access to evidence: 6, with HeadObject.
         Figure("quarantine: S3 requests/object, first report", sum(first.values()), note=spelled(first)),
-        # Expected: one streamed GetObject of the source more, only then.
+        # Expected: one streamed GetObject of the source more, only then (never of the copy).
         Figure("quarantine: S3 requests/object, no SHA-256", sum(unhashed.values()), note=spelled(unhashed)),
-        # Expected: no copy, no body read.
+        # Expected 5: pin, describe the copy (3), read tags; no copy, no body read.
         Figure("quarantine: S3 requests/repeat", sum(again.values()), note=spelled(again)),
         Figure(
             "quarantine: S3 requests/repeat, no SHA-256",
@@ -175,6 +184,7 @@ def measure() -> list[Figure]:
         Figure("quarantine: custody writes, repeat", again_ddb["PutItem"], note="conditional, they change nothing"),
         Figure("quarantine: CopyObject/object, 5 deliveries", copies, budget=1, note="exactly 1 wanted"),
         Figure("quarantine: S3 requests to unprotected buckets", unprotected, budget=0),
+        Figure("quarantine: Get/HeadObject on evidence", evidence_reads, budget=0, note="denied by IAM"),
         Figure(
             "quarantine: cost per 1M quarantined objects",
             (s3_cost + ddb_cost) * 1_000_000,

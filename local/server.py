@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, DechunkedInput, WSGIRequestHandler, make_server
 
+from local import moto_gaps
 from local.alarms import on_call_workers
 from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, gateway_error
 from local.checkpoints import default_state_dir
@@ -290,6 +291,7 @@ def seed_demo_world(*, moto: bool) -> None:
     s3 = aws.s3()
     if moto:
         register_moto_workarounds(s3)
+        moto_gaps.install(s3)
     if DEMO_BUCKET in {name.strip() for name in os.environ.get("PROTECTED_BUCKETS", "").split(",")}:
         seed_demo_bucket(s3, DEMO_BUCKET, install_policy=not moto)
 

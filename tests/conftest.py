@@ -67,13 +67,16 @@ def aws_calls() -> Iterator[Counter[str]]:
 def demo_bucket(world: World) -> dict[str, str]:
     """The protected demo bucket `make run` seeds (key -> version id), with moto answering the quarantine path as S3.
 
-    The moto workarounds go on the product's own S3 client (local.demo says which gaps and why). The bucket gets no
+    The moto workarounds go on the product's own S3 client (local.demo and local.moto_gaps say which gaps and why: the
+    latter are those of the evidence checks, GetObjectRetention and ObjectParts). The bucket gets no
     policy here: moto denies every GET under a Deny with conditions, so the quarantine-tag deny would lock everyone
     out; tests compare the document with the template's instead.
     """
+    from local import moto_gaps
     from local.demo import register_moto_workarounds, seed_demo_bucket
 
     register_moto_workarounds(aws.s3())
+    moto_gaps.install(aws.s3())
     return seed_demo_bucket(boto3.client("s3"), install_policy=False)
 
 

@@ -6,12 +6,16 @@ when an ETag is an MD5 (single part and not SSE-KMS/SSE-C), when an object is go
 and when a conditional copy found the key taken (412).
 
 It refuses, before sending anything, a request about a source bucket that is not on the allow-list: the domain
-checks first, this is the second lock on the same door. It never reads an object's body except in `digest_*`, which
-the domain calls only when S3 stores no usable checksum, and it never logs keys or bodies.
+checks first, this is the second lock on the same door. It never reads a body but a source version's, in
+`digest_source`, which the domain calls only when S3 stores no usable checksum, and it never logs keys or bodies.
+
+It sends the evidence bucket no GetObject and no HeadObject: the worker's role may not read evidence
+(infra/template.yaml, `CheckEvidenceWithoutReadingIt`). A copy is described by GetObjectAttributes (version, size,
+ETag, checksum, parts), GetObjectLegalHold and GetObjectRetention; its encryption by S3's answer to the copy.
 
 Copies up to 5 GiB are one CopyObject (S3's limit for it), made with `If-None-Match: *` so that two workers racing
 on one version cannot both write. Larger ones go through boto3's managed multipart copy; s3transfer cannot send
-If-None-Match on a multipart copy, so for those the HeadObject before copying is the only guard (see the report).
+If-None-Match on a multipart copy, so for those the look-up before copying is the only guard (see the report).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +33,17 @@ from s3transfer.subscribers import BaseSubscriber
 
 from shared.adapters import aws
 from shared.domain.escalation import Unavailable
-from shared.domain.quarantine import LOCK_MODE, Digests, EvidenceObject, NotProtected, ObjectRef, SourceObject, Vault
+from shared.domain.quarantine import (
+    LOCK_MODE,
+    CopyAnswer,
+    Digests,
+    EvidenceObject,
+    NotProtected,
+    ObjectRef,
+    Part,
+    SourceObject,
+    Vault,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,8 +54,13 @@ GiB = 1024 * MiB
 COPY_OBJECT_LIMIT = 5 * GiB  # the most one CopyObject copies
 MAX_PARTS = 10_000
 STREAM_CHUNK = 1 * MiB
+PARTS_PER_PAGE = 1000  # GetObjectAttributes lists at most 1,000 parts per answer
+
+# What GetObjectAttributes is asked for: enough to verify a copy without its bytes (no metadata, no encryption).
+EVIDENCE_ATTRIBUTES: list[Any] = ["ETag", "Checksum", "ObjectParts", "ObjectSize"]
 
 _GONE = {"404", "NoSuchKey", "NoSuchVersion", "405", "MethodNotAllowed"}
+_NO_LOCK = {"NoSuchObjectLockConfiguration"}  # S3's answer for a version with no hold or no retention set
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 
 
@@ -104,49 +123,113 @@ class S3Evidence:
         )
 
     def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None:
-        request: dict[str, Any] = {"Bucket": self.vault.bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        where: dict[str, Any] = {"Bucket": self.vault.bucket, "Key": key}
         if version_id is not None:
-            request["VersionId"] = version_id
+            where["VersionId"] = version_id
         try:
-            answer: Mapping[str, Any] = self.client.head_object(**request)
+            answer: Mapping[str, Any] = self.client.get_object_attributes(
+                **where, ObjectAttributes=EVIDENCE_ATTRIBUTES, MaxParts=PARTS_PER_PAGE
+            )
         except ClientError as error:
-            if _code(error) in _GONE:
+            if _code(error) in _GONE:  # 404, not 403, for a missing key: the worker may ListBucket
                 return None
             raise
+        # Lock state of this very version, even if another was written since.
+        pinned = {"Bucket": self.vault.bucket, "Key": key, "VersionId": str(answer["VersionId"])}
+        size = int(answer["ObjectSize"])
         etag = str(answer.get("ETag", "")).strip('"')
+        checksum: Mapping[str, Any] = answer.get("Checksum") or {}
+        listing: Mapping[str, Any] = answer.get("ObjectParts") or {}
+        part_count = int(listing.get("TotalPartsCount") or _etag_parts(etag))
+        sha256 = _hex(checksum.get("ChecksumSHA256"))
+        composite = part_count > 0 or checksum.get("ChecksumType") == "COMPOSITE"
+        retention = self._retention(pinned)
         return EvidenceObject(
             bucket=self.vault.bucket,
             key=key,
-            version_id=str(answer["VersionId"]),
-            size=int(answer["ContentLength"]),
-            sha256=_full_object(answer, "ChecksumSHA256", _is_multipart(answer, etag)),
-            # S3 shows lock state to callers with s3:GetObjectLegalHold / s3:GetObjectRetention (the worker has both).
-            legal_hold=answer.get("ObjectLockLegalHoldStatus") == "ON",
-            lock_mode=answer.get("ObjectLockMode"),
-            retain_until=answer.get("ObjectLockRetainUntilDate"),
-            encryption=answer.get("ServerSideEncryption"),
-            kms_key_id=answer.get("SSEKMSKeyId"),
-            source_version_id=(answer.get("Metadata") or {}).get("source-version-id"),
+            version_id=pinned["VersionId"],
+            size=size,
+            sha256=None if composite else sha256,
+            legal_hold=self._legal_hold(pinned),
+            lock_mode=retention.get("Mode"),
+            retain_until=retention.get("RetainUntilDate"),
+            composite_sha256=sha256 if composite else None,
+            part_count=part_count,
+            parts=self._parts(pinned, listing, size, part_count) if composite else (),
         )
 
-    def digest_source(self, source: SourceObject) -> Digests:
-        return self._digest(self._protected(source.bucket), source.key, source.version_id)
+    def _legal_hold(self, pinned: Mapping[str, Any]) -> bool:
+        try:
+            answer = self.client.get_object_legal_hold(**pinned)
+        except ClientError as error:
+            if _code(error) in _NO_LOCK:
+                return False
+            raise
+        return (answer.get("LegalHold") or {}).get("Status") == "ON"
 
-    def digest_evidence(self, evidence: EvidenceObject) -> Digests:
-        return self._digest(evidence.bucket, evidence.key, evidence.version_id)
+    def _retention(self, pinned: Mapping[str, Any]) -> Mapping[str, Any]:
+        try:
+            answer = self.client.get_object_retention(**pinned)
+        except ClientError as error:
+            if _code(error) in _NO_LOCK:
+                return {}
+            raise
+        return answer.get("Retention") or {}
 
-    def _digest(self, bucket: str, key: str, version_id: str) -> Digests:
+    def _parts(
+        self, pinned: Mapping[str, Any], listing: Mapping[str, Any], size: int, part_count: int
+    ) -> tuple[Part, ...]:
+        """The copy's parts as S3 lists them (1,000 per answer); else the boundaries this adapter copies along.
+
+        S3 lists parts, with their checksums, for objects written with an additional checksum (ours are); when it
+        gives only a count, the boundaries are those `_part_size` chose, which holds for every copy this service
+        made with the same settings; the domain refuses to verify when the count or sizes do not add up.
+        """
+        parts = [_part(entry) for entry in listing.get("Parts") or []]
+        page = listing
+        while page.get("IsTruncated") and parts:
+            answer = self.client.get_object_attributes(
+                **pinned,
+                ObjectAttributes=["ObjectParts"],
+                MaxParts=PARTS_PER_PAGE,
+                PartNumberMarker=int(page.get("NextPartNumberMarker") or parts[-1].number),
+            )
+            page = answer.get("ObjectParts") or {}
+            parts += [_part(entry) for entry in page.get("Parts") or []]
+        if parts:
+            return tuple(parts)
+        chunk = self._part_size(size)
+        if part_count != -(-size // chunk):
+            return ()
+        return tuple(
+            Part(number, min(chunk, size - offset), None)
+            for number, offset in enumerate(range(0, size, chunk), start=1)
+        )
+
+    def digest_source(self, source: SourceObject, part_sizes: Sequence[int] = ()) -> Digests:
         # Bytes pass through hashlib and are dropped chunk by chunk: nothing is kept, written or logged.
-        body = self.client.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"]
+        body = self.client.get_object(
+            Bucket=self._protected(source.bucket), Key=source.key, VersionId=source.version_id
+        )["Body"]
         sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+        parts: list[str] = []
+        boundaries = iter(part_sizes)
+        part, part_left = hashlib.sha256(), next(boundaries, None)
         try:
             for chunk in body.iter_chunks(STREAM_CHUNK):
                 sha256.update(chunk)
                 md5.update(chunk)
                 size += len(chunk)
+                while chunk and part_left is not None:
+                    piece, chunk = chunk[:part_left], chunk[part_left:]
+                    part.update(piece)
+                    part_left -= len(piece)
+                    if part_left == 0:
+                        parts.append(part.hexdigest())
+                        part, part_left = hashlib.sha256(), next(boundaries, None)
         finally:
             body.close()
-        return Digests(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=size)
+        return Digests(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=size, part_sha256s=tuple(parts))
 
     def tags(self, source: ObjectRef) -> dict[str, str]:
         answer = self.client.get_object_tagging(
@@ -158,7 +241,7 @@ class S3Evidence:
 
     def copy_to_evidence(
         self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]
-    ) -> bool:
+    ) -> CopyAnswer | None:
         copy_source: CopySourceTypeDef = {
             "Bucket": self._protected(source.bucket),
             "Key": source.key,
@@ -183,7 +266,7 @@ class S3Evidence:
             args["ContentType"] = source.content_type
         if source.size <= self.multipart_threshold:
             try:
-                self.client.copy_object(
+                answer = self.client.copy_object(
                     Bucket=self.vault.bucket,
                     Key=key,
                     CopySource=copy_source,
@@ -193,28 +276,44 @@ class S3Evidence:
                 )
             except ClientError as error:
                 if _code(error) in ("PreconditionFailed", "412"):
-                    return False
+                    return None
                 raise
-            return True
-        self._multipart_copy(copy_source, key, source, args)
-        return True
+            return CopyAnswer(answer.get("ServerSideEncryption"), answer.get("SSEKMSKeyId"))
+        return self._multipart_copy(copy_source, key, source, args)
+
+    def _part_size(self, size: int) -> int:
+        # Parts of at least 256 MiB and never more than S3's 10,000: a 5 TB object still fits.
+        return self.multipart_chunksize or max(256 * MiB, -(-size // MAX_PARTS))
 
     def _multipart_copy(
         self, copy_source: CopySourceTypeDef, key: str, source: SourceObject, args: dict[str, Any]
-    ) -> None:
-        # Parts of at least 256 MiB and never more than S3's 10,000: a 5 TB object still fits.
-        chunk = self.multipart_chunksize or max(256 * MiB, -(-source.size // MAX_PARTS))
-        config = TransferConfig(multipart_threshold=self.multipart_threshold, multipart_chunksize=chunk)
-        with create_transfer_manager(self.client, config) as manager:
-            future = manager.copy(
-                copy_source=dict(copy_source),
-                bucket=self.vault.bucket,
-                key=key,
-                extra_args=args,
-                # We already know size and ETag: saves s3transfer its own HeadObject of the source.
-                subscribers=[_KnownSource(source.size, source.etag)],
-            )
-            future.result()
+    ) -> CopyAnswer:
+        config = TransferConfig(
+            multipart_threshold=self.multipart_threshold, multipart_chunksize=self._part_size(source.size)
+        )
+        # s3transfer keeps S3's answers to itself; CreateMultipartUpload's says how the upload is encrypted.
+        started: list[CopyAnswer] = []
+
+        def upload_started(parsed: Mapping[str, Any], **_: Any) -> None:
+            if parsed.get("Bucket") == self.vault.bucket and parsed.get("Key") == key:
+                started.append(CopyAnswer(parsed.get("ServerSideEncryption"), parsed.get("SSEKMSKeyId")))
+
+        events = self.client.meta.events
+        events.register("after-call.s3.CreateMultipartUpload", upload_started)
+        try:
+            with create_transfer_manager(self.client, config) as manager:
+                future = manager.copy(
+                    copy_source=dict(copy_source),
+                    bucket=self.vault.bucket,
+                    key=key,
+                    extra_args=args,
+                    # We already know size and ETag: saves s3transfer its own HeadObject of the source.
+                    subscribers=[_KnownSource(source.size, source.etag)],
+                )
+                future.result()
+        finally:
+            events.unregister("after-call.s3.CreateMultipartUpload", upload_started)
+        return started[-1] if started else CopyAnswer(None, None)
 
     def hold(self, evidence: EvidenceObject) -> None:
         self.client.put_object_legal_hold(
@@ -261,6 +360,21 @@ class _KnownSource(BaseSubscriber):
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _etag_parts(etag: str) -> int:
+    """A multipart object's ETag is "<hex>-<parts>"; 0 for any other."""
+    _, dash, count = etag.rpartition("-")
+    return int(count) if dash and count.isdigit() else 0
+
+
+def _hex(checksum: str | None) -> str | None:
+    # GetObjectAttributes gives a composite checksum bare; HeadObject appends "-<parts>". Either way, base64.
+    return base64.b64decode(checksum.split("-")[0]).hex() if checksum else None
+
+
+def _part(entry: Mapping[str, Any]) -> Part:
+    return Part(int(entry["PartNumber"]), int(entry["Size"]), _hex(entry.get("ChecksumSHA256")))
 
 
 def _is_multipart(answer: Mapping[str, Any], etag: str) -> bool:

@@ -23,6 +23,11 @@ Retention is a legal hold plus GOVERNANCE mode for at least `retention_days` (RE
 COMPLIANCE: 18 U.S.C. 2258B also requires destruction on a law-enforcement request, which COMPLIANCE would make
 impossible. `release` and `destroy` are the analyst's follow-ups, each with its custody event.
 
+The worker writes evidence but may not read it (infra/template.yaml denies its role s3:GetObject on the evidence
+bucket, which HeadObject needs too): a copy is described by its attributes (GetObjectAttributes: version, size,
+S3's SHA-256 of the bytes it wrote, its parts) and its lock state, and is verified against the source's bytes,
+never its own. See `_verify` for what that proves and what the bucket guarantees instead.
+
 This module is the domain: it imports no AWS code. S3 comes in as an `ObjectStore` (shared/adapters/evidence_bucket.py)
 and the custody log as a `CustodyRecorder` (shared/adapters/custody_log.py). It never reads an object's body itself,
 never logs keys or contents, and never sets `viewedByHuman` to anything but false: no person sees a file through this
@@ -108,29 +113,62 @@ class SourceObject(ObjectRef):
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a multipart copy, as S3 lists it (GetObjectAttributes ObjectParts)."""
+
+    number: int
+    size: int
+    sha256: str | None  # hex; S3's SHA-256 of the part's bytes, None when S3 does not list it
+
+
+@dataclass(frozen=True)
 class EvidenceObject:
-    """The evidence copy of one source version, as HeadObject on the evidence bucket describes it."""
+    """The evidence copy of one source version, as the worker may see it: attributes and lock state, no bytes.
+
+    The version id is the copy's own; the source version it preserves is part of its key (`evidence_key`), so no
+    metadata is needed to tell which version a copy is of (and the worker could not read metadata anyway).
+    """
 
     bucket: str
     key: str
     version_id: str
     size: int
-    sha256: str | None  # hex; full-object only (a multipart copy's checksum is composite and is not this)
+    sha256: str | None  # hex; a full-object SHA-256, else None (a multipart copy has only a composite one)
     legal_hold: bool
     lock_mode: str | None
     retain_until: datetime | None
+    # A multipart copy: S3's composite SHA-256 (hex, the SHA-256 of its parts' binary SHA-256s) and its parts in
+    # order. Empty parts with a composite: S3 told only how many parts there are, not their sizes.
+    composite_sha256: str | None = None
+    part_count: int = 0
+    parts: tuple[Part, ...] = ()
+    # Known only from S3's answer to a copy this worker made (GetObjectAttributes does not report encryption);
+    # None for a copy found in place, whose encryption the evidence bucket itself guarantees (see `_ensure_held`).
+    encryption: str | None = None
+    kms_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyAnswer:
+    """What S3 answered to the copy this worker made: how it encrypted it."""
+
     encryption: str | None
     kms_key_id: str | None
-    source_version_id: str | None  # from the copy's metadata; None if it has none
 
 
 @dataclass(frozen=True)
 class Digests:
-    """Hashes computed by streaming an object's bytes (only when S3 cannot give them)."""
+    """Hashes computed by streaming a source version's bytes (only when S3 cannot give what is needed)."""
 
     sha256: str
     md5: str
     size: int
+    part_sha256s: tuple[str, ...] = ()  # hex, one per part of the layout asked for; empty if none was
+
+
+def composite_sha256(part_sha256s: Sequence[str]) -> str:
+    """S3's composite checksum of a multipart object: the SHA-256 of its parts' binary SHA-256s, concatenated (hex)."""
+    return hashlib.sha256(b"".join(bytes.fromhex(part) for part in part_sha256s)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -211,17 +249,19 @@ class ObjectStore(Protocol):
         """The version (the current one if version_id is None); None if it does not exist (deleted, never was)."""
         ...
 
-    def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None: ...
+    def head_evidence(self, key: str, version_id: str | None = None) -> EvidenceObject | None:
+        """The copy's attributes and lock state (never its bytes); None if the key holds none."""
+        ...
 
     def copy_to_evidence(
         self, source: SourceObject, key: str, retain_until: datetime, metadata: Mapping[str, str]
-    ) -> bool:
-        """Copy the version under legal hold and GOVERNANCE retention; False if the key already held a copy."""
+    ) -> CopyAnswer | None:
+        """Copy the version under legal hold and GOVERNANCE retention; None if the key already held a copy."""
         ...
 
-    def digest_source(self, source: SourceObject) -> Digests: ...
-
-    def digest_evidence(self, evidence: EvidenceObject) -> Digests: ...
+    def digest_source(self, source: SourceObject, part_sizes: Sequence[int] = ()) -> Digests:
+        """Stream the source version once: its SHA-256 and MD5, and the SHA-256 of each part of `part_sizes`."""
+        ...
 
     def hold(self, evidence: EvidenceObject) -> None: ...
 
@@ -246,7 +286,11 @@ class QuarantineError(Exception):
 
 
 class EvidenceMismatch(QuarantineError):
-    """The evidence copy is not the source's bytes (hash or size differ, or it names another version)."""
+    """The evidence copy is not the source's bytes (hash, parts or size differ)."""
+
+
+class CannotVerify(QuarantineError):
+    """S3 describes the copy too little to compare it with the source without reading it (which the worker may not)."""
 
 
 class EvidenceNotProtected(QuarantineError):
@@ -385,17 +429,18 @@ def quarantine(
             "source-etag": source.etag,
             "report-id": request.report_id,
         }
-        copied = store.copy_to_evidence(
+        answer = store.copy_to_evidence(
             source, key, now + timedelta(days=vault.retention_days) + RETENTION_SLACK, metadata
         )
+        copied = answer is not None
         # Read back what S3 stored rather than trust what was asked: the verification below is of S3's state.
         evidence = store.head_evidence(key)
         if evidence is None:
             raise EvidenceMismatch(f"{source.object_id}: the copy is not in the evidence bucket after copying")
-    if evidence.source_version_id not in (None, source.version_id):
-        raise EvidenceMismatch(f"{source.object_id}: the evidence key holds a copy of another version")
+        if answer is not None:
+            evidence = replace(evidence, encryption=answer.encryption, kms_key_id=answer.kms_key_id)
 
-    evidence, reapplied = _ensure_held(store, evidence, vault, now)
+    evidence, reapplied = _ensure_held(store, evidence, vault, now, copied=copied)
 
     def event(step: Step, **values: Any) -> CustodyEvent:
         return CustodyEvent(
@@ -418,7 +463,9 @@ def quarantine(
         "legalHold": "ON",
         "lockMode": str(evidence.lock_mode),
         "retainUntil": _iso(evidence.retain_until),
-        "kmsKeyId": str(evidence.kms_key_id),
+        # The key S3 named in its answer to our copy; for a copy found in place, the key the bucket enforces.
+        "kmsKeyId": evidence.kms_key_id or vault.kms_key_id,
+        "encryptionFrom": "copy-answer" if evidence.kms_key_id else "bucket-policy",
     }
     custody.append(event(Step.PRESERVED, detail={**lock, "copiedByThisDelivery": str(copied).lower()}))
     if reapplied:
@@ -436,6 +483,7 @@ def quarantine(
                 "method": verification.method,
                 "sourceSha256": verification.source_sha256,
                 "evidenceSha256": verification.evidence_sha256,
+                "evidenceChecksumType": "COMPOSITE" if evidence.sha256 is None else "FULL_OBJECT",
             },
         )
     )
@@ -457,17 +505,26 @@ def quarantine(
 
 
 def _ensure_held(
-    store: ObjectStore, evidence: EvidenceObject, vault: Vault, now: datetime
+    store: ObjectStore, evidence: EvidenceObject, vault: Vault, now: datetime, *, copied: bool
 ) -> tuple[EvidenceObject, list[str]]:
     """The copy is evidence only while held: legal hold on, GOVERNANCE until a year from now, the evidence key.
 
     A copy made by this code already is; a copy an analyst released, or one preserved a year ago and reported again,
     gets its hold back and its retention extended (a year from every report). COMPLIANCE or a foreign key is not
     something to repair automatically: it stops the sequence.
+
+    Encryption is checked where S3 reports it to this worker: in its answer to the copy the worker made, which must
+    name SSE-KMS with the evidence key. A copy found in place (a redelivery, a second report, a copy whose answer was
+    lost) is described by GetObjectAttributes, which reports no encryption, and the worker may not HeadObject it;
+    for those the evidence bucket is the guarantee: its policy denies any put (CopyObject, PutObject,
+    CreateMultipartUpload) that does not ask for SSE-KMS with the evidence key (EvidenceKeyOnly, EvidenceKeyIdOnly),
+    and its default encryption is that key, so no copy can be in it under another. The answer's check is the
+    second lock: a refusal there fails the delivery loudly (an alarm), though a redelivery then finds the copy in
+    place and relies on the bucket alone.
     """
     if evidence.lock_mode == "COMPLIANCE":
         raise EvidenceNotProtected(f"{evidence.key}: COMPLIANCE mode would make lawful destruction impossible")
-    if evidence.encryption != "aws:kms" or not _same_key(evidence.kms_key_id, vault.kms_key_id):
+    if copied and (evidence.encryption != "aws:kms" or not _same_key(evidence.kms_key_id, vault.kms_key_id)):
         raise EvidenceNotProtected(f"{evidence.key}: not encrypted with the evidence key")
     reapplied = []
     if not evidence.legal_hold:
@@ -486,41 +543,70 @@ def _ensure_held(
 def _verify(
     store: ObjectStore, custody: CustodyRecorder, source: SourceObject, evidence: EvidenceObject
 ) -> _Verification:
-    """Compare the copy's SHA-256 with the source's, reading bytes only for what S3 cannot tell us.
+    """Compare the copy with the source version without reading the copy, and read the source only when needed.
 
-    - The source's SHA-256 comes from S3 when the uploader stored one (a full-object checksum). Otherwise S3 has no
-      SHA-256 of it at all, and the only independent value is one computed from the source version's bytes, so then,
-      and only then, the source is streamed (once; the MD5 comes from the same pass).
-    - The copy's SHA-256 comes from S3: the copy was made with ChecksumAlgorithm SHA256, so S3 computed it from the
-      bytes it wrote. A multipart copy (over 5 GB) has only a composite checksum of its parts, which no other value
-      equals; then the copy is streamed.
+    - The copy's checksum comes from S3: the copy was made with ChecksumAlgorithm SHA256, so S3 computed it from the
+      bytes it wrote, and GetObjectAttributes reports it. A single-part copy has a full-object SHA-256; a multipart
+      copy (over 5 GB) only a composite one, the SHA-256 of its parts' SHA-256s, which no hash of the whole equals.
+    - The source's SHA-256 comes from S3 when the uploader stored one (a full-object checksum). When that and the
+      copy's full-object SHA-256 and the source's MD5 are all known, nothing is read: they are compared.
+    - Otherwise the source version is streamed once, hashed whole (SHA-256, MD5) and, for a multipart copy, part by
+      part along the copy's own part boundaries; the composite of those part hashes must equal the copy's, and each
+      part hash the copy's part checksum where S3 lists it. The copy itself is never read: the worker has no
+      s3:GetObject on evidence.
     - A redelivery that would have to stream the source again first looks for its own verified event: if the copy
-      S3 describes now is the one that was verified, with the same SHA-256, that verification stands.
-    - MD5: from the source's ETag when that is one (single part, not SSE-KMS/SSE-C), else from a streamed pass.
+      S3 describes now is the one that was verified, with the same checksum, that verification stands.
+    - MD5: from the source's ETag when that is one (single part, not SSE-KMS/SSE-C), else from the streamed pass.
     """
-    source_sha, evidence_sha, md5 = source.sha256, evidence.sha256, source.md5
-    method = "s3-checksums"
-    if source_sha is None:
-        prior = custody.find(source.object_id, Step.VERIFIED)
-        if (
-            prior is not None
-            and prior.evidence_version_id == evidence.version_id
-            and evidence_sha is not None
-            and prior.sha256 == evidence_sha
-            and prior.md5
-        ):
-            return _Verification(evidence_sha, prior.md5, "recorded", evidence_sha, evidence_sha)
-        streamed = store.digest_source(source)
-        if streamed.size != source.size:
-            raise EvidenceMismatch(f"{source.object_id}: read {streamed.size} bytes of a {source.size}-byte version")
-        source_sha, md5, method = streamed.sha256, streamed.md5, "streamed-source"
-    if evidence_sha is None or md5 is None:
-        streamed = store.digest_evidence(evidence)
-        evidence_sha, md5 = streamed.sha256, md5 or streamed.md5
-        method = "streamed-source+evidence" if method == "streamed-source" else "streamed-evidence"
-    if evidence.size != source.size or evidence_sha != source_sha:
+    if evidence.sha256 is None and evidence.composite_sha256 is None:
+        raise CannotVerify(f"{source.object_id}: S3 reports no SHA-256 of the evidence copy")
+    evidence_checksum = evidence.sha256 or f"{evidence.composite_sha256}-{evidence.part_count}"
+    if source.sha256 is not None and evidence.sha256 is not None and source.md5 is not None:
+        if evidence.size != source.size or evidence.sha256 != source.sha256:
+            raise EvidenceMismatch(f"{source.object_id}: the evidence copy differs from the source version")
+        return _Verification(source.sha256, source.md5, "s3-checksums", source.sha256, evidence.sha256)
+
+    prior = custody.find(source.object_id, Step.VERIFIED)
+    if (
+        prior is not None
+        and prior.sha256
+        and prior.md5
+        and prior.evidence_version_id == evidence.version_id
+        and prior.detail.get("evidenceSha256", prior.sha256) == evidence_checksum
+        and source.sha256 in (None, prior.sha256)
+    ):
+        return _Verification(prior.sha256, prior.md5, "recorded", prior.sha256, evidence_checksum)
+
+    layout = _part_sizes(source, evidence)
+    streamed = store.digest_source(source, layout)
+    if streamed.size != source.size:
+        raise EvidenceMismatch(f"{source.object_id}: read {streamed.size} bytes of a {source.size}-byte version")
+    if source.sha256 not in (None, streamed.sha256):
+        raise EvidenceMismatch(f"{source.object_id}: the bytes read differ from the SHA-256 S3 stores for them")
+    md5 = source.md5 or streamed.md5
+    if evidence.size != source.size:
         raise EvidenceMismatch(f"{source.object_id}: the evidence copy differs from the source version")
-    return _Verification(source_sha, md5, method, source_sha, evidence_sha)
+    if evidence.sha256 is not None:
+        if evidence.sha256 != streamed.sha256:
+            raise EvidenceMismatch(f"{source.object_id}: the evidence copy differs from the source version")
+        return _Verification(streamed.sha256, md5, "streamed-source", streamed.sha256, evidence.sha256)
+    for part, sha256 in zip(evidence.parts, streamed.part_sha256s, strict=False):
+        if part.sha256 is not None and part.sha256 != sha256:
+            raise EvidenceMismatch(f"{source.object_id}: part {part.number} of the copy differs from the source's")
+    parts = streamed.part_sha256s
+    if len(parts) != len(layout) or composite_sha256(parts) != evidence.composite_sha256:
+        raise EvidenceMismatch(f"{source.object_id}: the copy's composite SHA-256 is not that of the source's parts")
+    return _Verification(streamed.sha256, md5, "streamed-source-parts", streamed.sha256, evidence_checksum)
+
+
+def _part_sizes(source: SourceObject, evidence: EvidenceObject) -> tuple[int, ...]:
+    """The copy's part boundaries, to hash the source along; () for a single-part copy."""
+    if evidence.sha256 is not None:
+        return ()
+    sizes = tuple(part.size for part in evidence.parts)
+    if not sizes or len(sizes) != evidence.part_count or sum(sizes) != source.size:
+        raise CannotVerify(f"{source.object_id}: S3 does not tell the evidence copy's part boundaries")
+    return sizes
 
 
 def _restrict(

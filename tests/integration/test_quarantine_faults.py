@@ -165,6 +165,7 @@ def test_a_fault_at_every_call_then_redelivery_ends_with_one_verified_held_copy(
     assert quarantine_with_redelivery(world, clean_key, put_source(clean_key, stores_sha256=stores_sha256)) == 1
     sequence = list(faults.calls)
     expected = {"HeadObject", "CopyObject", "PutItem", "GetObjectTagging", "PutObjectTagging"}
+    expected |= {"GetObjectAttributes", "GetObjectLegalHold", "GetObjectRetention"}  # the copy, checked unread
     assert expected <= set(sequence) and ("GetObject" in sequence) is not stores_sha256
 
     for k, operation in enumerate(sequence):

@@ -278,9 +278,11 @@ def test_a_copy_won_by_a_concurrent_worker_is_verified_and_not_repeated(world, d
     moto ignores If-None-Match on CopyObject, so the other worker's copy and S3's refusal are made by a hook.
     """
     other_worker = boto3.client("s3")
+    from local import moto_gaps
     from local.demo import register_moto_workarounds
 
     register_moto_workarounds(other_worker)
+    moto_gaps.install(other_worker)
 
     def lose_the_race(params: dict[str, Any], **_: Any) -> None:
         assert params["IfNoneMatch"] == "*"
@@ -303,18 +305,15 @@ def test_a_copy_won_by_a_concurrent_worker_is_verified_and_not_repeated(world, d
     assert f"restricted#{REPORT}" in steps(world)
 
 
-def test_an_object_over_the_copy_limit_goes_through_a_multipart_copy_and_is_verified(world, demo_bucket, s3_requests):
-    # The threshold is lowered to S3's 5 MiB minimum part so that an 11 MiB object stands in for one over 5 GB.
-    data = bytes(range(256)) * (11 * MiB // 256)
-    version = s3().put_object(Bucket=DEMO_BUCKET, Key="videos/big.mp4", Body=data, ChecksumAlgorithm="SHA256")[
-        "VersionId"
-    ]
+def quarantine_multipart(world: World, key: str, data: bytes) -> Any:
+    """Quarantine an object through the multipart copy path, with the threshold lowered to S3's 5 MiB minimum part
+    so that an object of a few MiB stands in for one over 5 GB."""
+    version = s3().put_object(Bucket=DEMO_BUCKET, Key=key, Body=data, ChecksumAlgorithm="SHA256")["VersionId"]
     vault = Vault(bucket=evidence_bucket(world), kms_key_id=world.arn("EvidenceKey"))
     protected = settings().protected_buckets
     store = S3Evidence(vault, protected, multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
-
-    outcome = quarantine(
-        QuarantineRequest(**request_body("videos/big.mp4", version_id=version)),
+    return quarantine(
+        QuarantineRequest(**request_body(key, version_id=version)),
         store=store,
         custody=CustodyLog(settings().table_name),
         vault=vault,
@@ -322,15 +321,117 @@ def test_an_object_over_the_copy_limit_goes_through_a_multipart_copy_and_is_veri
         actor="test",
     )
 
+
+def test_an_object_over_the_copy_limit_goes_through_a_multipart_copy_and_is_verified(world, demo_bucket, s3_requests):
+    data = bytes(range(256)) * (11 * MiB // 256)
+
+    outcome = quarantine_multipart(world, "videos/big.mp4", data)
+
     assert outcome.status is Status.RESTRICTED and outcome.sha256 == sha256_hex(data)
-    # A multipart copy's checksum is a composite of its parts: the copy's bytes were hashed instead.
-    assert outcome.verified_by == "streamed-evidence"
+    # A multipart copy's checksum is a composite of its parts: the source was hashed along the copy's parts (the
+    # worker may not read the copy), and their composite and each part's SHA-256 matched S3's.
+    assert outcome.verified_by == "streamed-source-parts"
     assert s3_requests.count("CopyObject") == 0 and s3_requests.count("UploadPartCopy") == 3
-    assert s3_requests.count("HeadObject") == 3  # no extra HeadObject by s3transfer: size and ETag were given
+    assert s3_requests.count("HeadObject") == 1  # the source's; no extra one by s3transfer: size and ETag were given
+    assert s3_requests.naming(evidence_bucket(world)).count("GetObject") == 0
+    verified = next(i for i in custody(world) if i["step"]["S"] == "verified")
+    assert verified["detail"]["M"]["evidenceChecksumType"]["S"] == "COMPOSITE"
+    assert verified["md5"]["S"] == hashlib.md5(data).hexdigest()
     (copy,) = evidence_versions(world)
     head = s3().head_object(Bucket=evidence_bucket(world), Key=copy["Key"])
     assert (head["ObjectLockLegalHoldStatus"], head["ObjectLockMode"]) == ("ON", "GOVERNANCE")
     assert head["ServerSideEncryption"] == "aws:kms" and head["ContentLength"] == len(data)
+
+
+def test_a_multipart_copy_whose_parts_s3_only_counts_is_verified_along_the_boundaries_it_was_copied_with(
+    world, demo_bucket, s3_requests
+):
+    # S3 lists the parts of an object written with an additional checksum, but is documented to give only their
+    # count at times: the adapter then hashes along the part size it copies with, and the composite must agree.
+    withheld: list[int] = []
+
+    def count_only(parsed: dict[str, Any], **_: Any) -> None:
+        withheld.append(len(parsed.get("ObjectParts", {}).pop("Parts", [])))
+
+    aws.s3().meta.events.register_last("after-call.s3.GetObjectAttributes", count_only)
+    data = bytes(range(251)) * (6 * MiB // 251)
+    try:
+        outcome = quarantine_multipart(world, "videos/counted.mp4", data)
+    finally:
+        aws.s3().meta.events.unregister("after-call.s3.GetObjectAttributes", count_only)
+
+    assert outcome.status is Status.RESTRICTED and outcome.verified_by == "streamed-source-parts"
+    assert s3_requests.count("UploadPartCopy") == 2 and 2 in withheld  # S3 listed two parts; we hid them
+
+
+EVIDENCE_READS = {"GetObject", "HeadObject"}
+
+
+def evidence_reads(requests: S3Requests, world: World) -> list[str]:
+    return [name for name in requests.naming(evidence_bucket(world)) if name in EVIDENCE_READS]
+
+
+@pytest.mark.parametrize("stores_sha256", [True, False], ids=["sha256-stored", "no-sha256-stored"])
+def test_the_worker_never_reads_an_evidence_copy_first_report_redelivery_or_second_report(
+    world, demo_bucket, s3_requests, stores_sha256
+):
+    """The template denies the worker GetObject on evidence (HeadObject needs it too): no path may send either."""
+    extra = {"ChecksumAlgorithm": "SHA256"} if stores_sha256 else {}
+    version = s3().put_object(Bucket=DEMO_BUCKET, Key="uploads/r.bin", Body=b"reported bytes", **extra)["VersionId"]
+    body = request_body("uploads/r.bin", version_id=version)
+
+    for delivery in (body, body, body | {"report_id": OTHER_REPORT}):
+        assert deliver(sqs_event(delivery)) == []
+
+    assert evidence_reads(s3_requests, world) == []
+    # What it asks instead, about the copy: attributes and lock state, every delivery.
+    asked = s3_requests.naming(evidence_bucket(world))
+    assert {"GetObjectAttributes", "GetObjectLegalHold", "GetObjectRetention"} <= set(asked)
+    assert asked.count("CopyObject") == 1
+    # Retention read back as GOVERNANCE for over a year: no delivery had to extend it, none had to re-hold.
+    assert asked.count("PutObjectRetention") == 0 and asked.count("PutObjectLegalHold") == 0
+    assert s3_requests.count("GetObject") == (0 if stores_sha256 else 1)  # the source's bytes, at most once
+    assert steps(world) == ["preserved", f"restricted#{REPORT}", "verified"]
+
+
+def test_the_worker_never_reads_an_evidence_copy_on_the_multipart_path(world, demo_bucket, s3_requests):
+    data = bytes(range(256)) * (11 * MiB // 256)
+    assert quarantine_multipart(world, "videos/mp.mp4", data).status is Status.RESTRICTED
+    assert evidence_reads(s3_requests, world) == []
+    assert s3_requests.naming(evidence_bucket(world)).count("UploadPartCopy") == 3
+
+
+def test_the_worker_never_reads_an_evidence_copy_it_lost_the_race_for(world, demo_bucket, s3_requests):
+    other_worker = boto3.client("s3")
+    from local import moto_gaps
+    from local.demo import register_moto_workarounds
+
+    register_moto_workarounds(other_worker)
+    moto_gaps.install(other_worker)
+
+    def lose_the_race(params: dict[str, Any], **_: Any) -> None:
+        other_worker.copy_object(**params)
+        error = {"Code": "PreconditionFailed", "Message": "At least one of the pre-conditions did not hold"}
+        raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 412}}, "CopyObject")
+
+    aws.s3().meta.events.register("before-parameter-build.s3.CopyObject", lose_the_race)
+    try:
+        assert deliver(load_event("quarantine_csam.json")) == []
+    finally:
+        aws.s3().meta.events.unregister("before-parameter-build.s3.CopyObject", lose_the_race)
+
+    assert evidence_reads(s3_requests, world) == []
+    preserved = next(i for i in custody(world) if i["step"]["S"] == "preserved")
+    # S3's answer to the copy went to the other worker: the evidence bucket's policy vouches for the key.
+    assert preserved["detail"]["M"]["encryptionFrom"]["S"] == "bucket-policy"
+    assert preserved["detail"]["M"]["kmsKeyId"]["S"] == world.arn("EvidenceKey")
+
+
+def test_a_copy_this_worker_made_is_recorded_with_the_key_s3_said_it_used(world, demo_bucket):
+    assert deliver(load_event("quarantine_csam.json")) == []
+    preserved = next(i for i in custody(world) if i["step"]["S"] == "preserved")
+    assert preserved["detail"]["M"]["encryptionFrom"]["S"] == "copy-answer"
+    assert preserved["detail"]["M"]["kmsKeyId"]["S"] == world.arn("EvidenceKey")
 
 
 def test_a_missing_evidence_bucket_setting_fails_the_message_naming_the_variable(world, monkeypatch):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +17,8 @@ from shared.domain.policy import CHILD_SAFETY_TYPES
 from shared.domain.quarantine import (
     QUARANTINE_TAG,
     CannotRestrict,
+    CannotVerify,
+    CopyAnswer,
     CustodyEvent,
     Digests,
     EvidenceMismatch,
@@ -24,9 +26,11 @@ from shared.domain.quarantine import (
     EvidenceObject,
     NotPreserved,
     ObjectRef,
+    Part,
     SourceObject,
     Status,
     Vault,
+    composite_sha256,
     destroy,
     evidence_key,
     protected_bucket_policy,
@@ -43,6 +47,7 @@ VAULT = Vault(bucket="evidence-bucket", kms_key_id=KEY_ARN)
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 REPORT = "01KB2X3Y4Z5A6B7C8D9E0F1G2H"
 OTHER_REPORT = "01KB2X3Y4Z5A6B7C8D9E0F1G2J"
+PART_SIZE = 3  # the memory S3's multipart copies: parts of 3 bytes stand in for S3's 5 MiB and more
 
 
 class Injected(Exception):
@@ -72,7 +77,9 @@ class MemoryS3:
     calls: list[str] = field(default_factory=list)
     buckets_named: list[str] = field(default_factory=list)
     fail_at: int | None = None  # raise on this call index (0-based), before doing anything
-    multipart: bool = False  # copies get only a composite checksum
+    multipart: bool = False  # copies get only a composite checksum, of parts of PART_SIZE bytes
+    lists_parts: bool = True  # S3 lists a multipart copy's parts (False: only their count)
+    copy_answer: CopyAnswer = CopyAnswer("aws:kms", KEY_ARN)  # how S3 says it encrypted a copy
 
     def put(self, key: str, data: bytes, *, stores_sha256: bool = True, tags: dict[str, str] | None = None) -> str:
         version = f"v{len(self.versions) + 1}"
@@ -113,8 +120,17 @@ class MemoryS3:
     ) -> bool:
         self._call("copy_to_evidence", source.bucket)
         if self.copies.get(key):
-            return False
-        data = self.versions[(source.bucket, source.key, source.version_id)].data
+            return None
+        self.place_copy(key, self.versions[(source.bucket, source.key, source.version_id)].data, retain_until)
+        return self.copy_answer
+
+    def place_copy(self, key: str, data: bytes, retain_until: datetime) -> None:
+        """A copy as S3 stores it; described, like GetObjectAttributes does, with no encryption and no metadata."""
+        parts = [data[n : n + PART_SIZE] for n in range(0, len(data), PART_SIZE)] if self.multipart else []
+        part_sha256s = [hashlib.sha256(part).hexdigest() for part in parts]
+        listed = tuple(
+            Part(n, len(part), sha) for n, (part, sha) in enumerate(zip(parts, part_sha256s, strict=True), start=1)
+        )
         evidence = EvidenceObject(
             bucket=VAULT.bucket,
             key=key,
@@ -124,23 +140,18 @@ class MemoryS3:
             legal_hold=True,
             lock_mode="GOVERNANCE",
             retain_until=retain_until,
-            encryption="aws:kms",
-            kms_key_id=KEY_ARN,
-            source_version_id=metadata["source-version-id"],
+            composite_sha256=composite_sha256(part_sha256s) if self.multipart else None,
+            part_count=len(parts),
+            parts=listed if self.lists_parts else (),
         )
         self.copies.setdefault(key, []).append(Copy(evidence, data))
-        return True
 
-    def _digest(self, data: bytes) -> Digests:
-        return Digests(hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(), len(data))
-
-    def digest_source(self, source: SourceObject) -> Digests:
+    def digest_source(self, source: SourceObject, part_sizes: Sequence[int] = ()) -> Digests:
         self._call("digest_source", source.bucket)
-        return self._digest(self.versions[(source.bucket, source.key, source.version_id)].data)
-
-    def digest_evidence(self, evidence: EvidenceObject) -> Digests:
-        self._call("digest_evidence", evidence.bucket)
-        return self._digest(self._copy(evidence).data)
+        data = self.versions[(source.bucket, source.key, source.version_id)].data
+        offsets = [sum(part_sizes[:n]) for n in range(len(part_sizes) + 1)]
+        parts = tuple(hashlib.sha256(data[a:b]).hexdigest() for a, b in zip(offsets, offsets[1:], strict=False))
+        return Digests(hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(), len(data), parts)
 
     def _copy(self, evidence: EvidenceObject) -> Copy:
         return next(c for c in self.copies[evidence.key] if c.evidence.version_id == evidence.version_id)
@@ -324,15 +335,53 @@ def test_without_a_stored_sha256_the_source_is_streamed_once_and_a_redelivery_tr
 
     assert first.verified_by == "streamed-source" and first.sha256 == hashlib.sha256(b"hello").hexdigest()
     assert again.verified_by == "recorded" and again.sha256 == first.sha256 and again.md5 == first.md5
-    assert "digest_source" not in s3.calls and "digest_evidence" not in s3.calls
-
-
-def test_a_multipart_copy_with_a_composite_checksum_is_verified_by_streaming_the_copy():
-    s3, custody = MemoryS3(multipart=True), MemoryCustody()
-    s3.put("big.bin", b"0" * 100)
-    outcome = run(request("big.bin"), s3, custody)
-    assert outcome.verified_by == "streamed-evidence" and outcome.status is Status.RESTRICTED
     assert "digest_source" not in s3.calls
+
+
+def test_a_multipart_copy_is_verified_by_hashing_the_source_along_its_parts_never_by_reading_it():
+    s3, custody = MemoryS3(multipart=True), MemoryCustody()
+    data = bytes(range(100))
+    s3.put("big.bin", data)
+    outcome = run(request("big.bin"), s3, custody)
+    assert outcome.verified_by == "streamed-source-parts" and outcome.status is Status.RESTRICTED
+    assert outcome.sha256 == hashlib.sha256(data).hexdigest() and outcome.md5 == hashlib.md5(data).hexdigest()
+    assert s3.calls.count("digest_source") == 1  # the only bytes read are the source's, once
+    verified = custody.find(outcome.object_id, "verified")
+    assert verified is not None and verified.detail["evidenceChecksumType"] == "COMPOSITE"
+    assert verified.detail["evidenceSha256"].endswith("-34")  # 100 bytes in parts of 3
+
+    s3.calls.clear()
+    again = run(request("big.bin"), s3, custody)
+    assert again.verified_by == "recorded" and "digest_source" not in s3.calls
+
+
+def test_a_multipart_copy_known_only_by_its_part_count_is_verified_along_the_boundaries_s3_used():
+    s3, custody = MemoryS3(multipart=True), MemoryCustody()
+    s3.put("big.bin", b"abcdefgh")
+    (copy_key,) = [run(request("big.bin", type="phishing", restrict=False), s3, custody).evidence_key]
+    (copy,) = s3.copies[copy_key]
+    # S3 lists no parts, only their count, and the adapter gives no boundaries it cannot vouch for.
+    copy.evidence = replace(copy.evidence, parts=())
+    with pytest.raises(CannotVerify):
+        run(request("big.bin", report_id=OTHER_REPORT), s3, MemoryCustody())
+    assert s3.versions[(BUCKET, "big.bin", "v1")].tags == {}
+
+
+@pytest.mark.parametrize("tamper", ["a part", "the composite"])
+def test_a_multipart_copy_whose_parts_differ_from_the_source_stops_before_the_source_is_touched(tamper):
+    s3, custody = MemoryS3(multipart=True), MemoryCustody()
+    version = s3.put("big.bin", b"abcdefgh")
+    key = evidence_key(BUCKET, "big.bin", version)
+    s3.place_copy(key, b"abcdefgh", NOW + timedelta(days=400))
+    (copy,) = s3.copies[key]
+    if tamper == "a part":
+        wrong = Part(2, 3, hashlib.sha256(b"XYZ").hexdigest())
+        copy.evidence = replace(copy.evidence, parts=(copy.evidence.parts[0], wrong, copy.evidence.parts[2]))
+    else:
+        copy.evidence = replace(copy.evidence, composite_sha256=hashlib.sha256(b"tampered").hexdigest())
+    with pytest.raises(EvidenceMismatch):
+        run(request("big.bin"), s3, custody)
+    assert s3.versions[(BUCKET, "big.bin", version)].tags == {} and "verified" not in custody.steps()
 
 
 def test_a_copy_that_differs_from_the_source_stops_before_the_source_is_touched():
@@ -347,20 +396,53 @@ def test_a_copy_that_differs_from_the_source_stops_before_the_source_is_touched(
     assert s3.versions[(BUCKET, "images/a.png", version)].tags == {}
 
 
-@pytest.mark.parametrize(
-    "change",
-    [{"lock_mode": "COMPLIANCE"}, {"encryption": "AES256"}, {"kms_key_id": KEY_ARN.replace("0f0f", "dead")}],
-    ids=["compliance-mode", "sse-s3", "another-key"],
-)
-def test_a_copy_not_protected_as_evidence_must_be_stops_the_sequence(change):
+def test_a_copy_found_in_compliance_mode_stops_the_sequence():
     s3, custody = MemoryS3(), MemoryCustody()
     version = s3.put("a", b"x")
     run(request("a", type="phishing", restrict=False), s3, custody)
     (copy,) = s3.copies[evidence_key(BUCKET, "a", version)]
-    copy.evidence = replace(copy.evidence, **change)
+    copy.evidence = replace(copy.evidence, lock_mode="COMPLIANCE")
     with pytest.raises(EvidenceNotProtected):
         run(request("a"), s3, custody)
     assert s3.versions[(BUCKET, "a", version)].tags == {}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [CopyAnswer("AES256", None), CopyAnswer("aws:kms", KEY_ARN.replace("0f0f", "dead")), CopyAnswer(None, None)],
+    ids=["sse-s3", "another-key", "not-said"],
+)
+def test_a_copy_s3_says_it_did_not_encrypt_with_the_evidence_key_stops_the_sequence(answer):
+    # Encryption is checked where S3 reports it: its answer to the copy the worker made.
+    s3, custody = MemoryS3(copy_answer=answer), MemoryCustody()
+    version = s3.put("a", b"x")
+    with pytest.raises(EvidenceNotProtected):
+        run(request("a"), s3, custody)
+    assert s3.versions[(BUCKET, "a", version)].tags == {} and custody.steps() == []
+
+
+def test_a_copy_found_in_place_relies_on_the_bucket_for_its_encryption_and_says_so():
+    # Another worker made the copy (or this one, before a crash): S3's answer to it is lost, and GetObjectAttributes
+    # reports no encryption; the evidence bucket's policy admits no copy under another key.
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    s3.place_copy(evidence_key(BUCKET, "a", version), b"x", NOW + timedelta(days=400))
+
+    outcome = run(request("a"), s3, custody)
+
+    assert outcome.status is Status.RESTRICTED and not outcome.copied
+    preserved = custody.find(outcome.object_id, "preserved")
+    assert preserved is not None
+    assert (preserved.detail["encryptionFrom"], preserved.detail["kmsKeyId"]) == ("bucket-policy", KEY_ARN)
+
+
+def test_the_preserved_event_names_the_key_s3_said_it_encrypted_the_copy_with():
+    s3, custody = MemoryS3(copy_answer=CopyAnswer("aws:kms", KEY_ARN)), MemoryCustody()
+    s3.put("a", b"x")
+    outcome = run(request("a"), s3, custody)
+    preserved = custody.find(outcome.object_id, "preserved")
+    assert preserved is not None
+    assert (preserved.detail["encryptionFrom"], preserved.detail["kmsKeyId"]) == ("copy-answer", KEY_ARN)
 
 
 def test_a_released_hold_is_reapplied_when_the_object_is_reported_again():
