@@ -45,8 +45,12 @@ class _Body:
     def __init__(self, data): self._data = data
     def stream(self, **_): yield self._data
 
+_SECRET = b'{"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench", "SecretString": "%s"}' % (b"s" * 64)
+
 def _answer(self, request):
-    return AWSResponse(request.url, 200, {"content-type": "application/x-amz-json-1.0"}, _Body(b"{}"))
+    target = request.headers.get("X-Amz-Target", b"")
+    body = _SECRET if b"GetSecretValue" in (target if isinstance(target, bytes) else target.encode()) else b"{}"
+    return AWSResponse(request.url, 200, {"content-type": "application/x-amz-json-1.0"}, _Body(body))
 
 URLLib3Session.send = _answer
 """

@@ -28,6 +28,7 @@ def environment(code_dir: Path = ROOT) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     env.update(TABLE_NAME="bench-reports", POWERTOOLS_SERVICE_NAME="abuse-intake", POWERTOOLS_LOG_LEVEL="INFO")
+    env["SERVER_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"
     env["PYTHONPATH"] = str(code_dir)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # every run as cold as the first: nothing cached between runs
     return env

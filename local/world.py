@@ -27,6 +27,8 @@ import hashlib
 import json
 import logging
 import re
+import secrets
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -592,7 +594,27 @@ def _create_subscription(world: World, logical_id: str, props: dict[str, Any]) -
     return Resource(logical_id, "AWS::SNS::Subscription", arn, arn)
 
 
+def _create_secret(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    """A generated secret, as CloudFormation's GenerateSecretString makes it; kept across restarts on one endpoint."""
+    manager = world.client("secretsmanager")
+    name = str(props.get("Name") or world.default_name(logical_id, max_length=256))
+    generate = props.get("GenerateSecretString") or {}
+    alphabet = string.ascii_letters + string.digits
+    if not _truthy(generate.get("ExcludePunctuation")):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+    request = {"Name": name, "SecretString": value, **({"KmsKeyId": props["KmsKeyId"]} if "KmsKeyId" in props else {})}
+    try:
+        arn = manager.create_secret(**request)["ARN"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceExistsException":
+            raise
+        arn = manager.describe_secret(SecretId=name)["ARN"]
+    return Resource(logical_id, "AWS::SecretsManager::Secret", name, arn, {"Id": arn})
+
+
 _CREATORS: dict[str, Creator] = {
+    "AWS::SecretsManager::Secret": _create_secret,
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SQS::Queue": _create_queue,
     "AWS::S3::Bucket": _create_bucket,

@@ -47,6 +47,8 @@ class Settings(BaseModel):
     # person's).
     escalation_queue_url: str | None = None
     oncall_topic_arn: str | None = None
+    # The front doors' HMAC key for report ids and receipts (SERVER_SECRET_ARN): a Secrets Manager secret's ARN.
+    server_secret_arn: str | None = Field(default=None, min_length=1)
     trust_safety_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @classmethod

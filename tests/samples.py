@@ -141,3 +141,7 @@ def well_formed(category: str, type_: str) -> dict[str, Any]:
         if name in report:
             report[name] = recent(3)
     return report
+
+
+# The server secret the unit tests key report ids and receipts with (the integration world makes its own).
+SERVER_SECRET = b"unit-tests-server-secret-0123456789abcdef"

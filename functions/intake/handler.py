@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.reports_table import ReportTable
+from shared.adapters.server_secret import server_secret
 from shared.config import settings
 from shared.domain import intake
 from shared.domain.answers import BatchAnswer, Refusal
@@ -26,6 +27,11 @@ app = APIGatewayRestResolver()
 
 def _table() -> ReportTable:
     return ReportTable(settings().table_name)
+
+
+def _secret() -> bytes:
+    (arn,) = settings().required("server_secret_arn")
+    return server_secret(arn)
 
 
 def _caller() -> Caller:
@@ -48,7 +54,8 @@ def _json(status: int, body: dict[str, object], headers: dict[str, str] | None =
 
 @app.post("/v1/reports")
 def submit_report() -> Response[str]:
-    receipt = intake.submit_json(_submitted(), _caller(), _table(), protected_buckets=settings().protected_buckets)
+    protected = settings().protected_buckets
+    receipt = intake.submit_json(_submitted(), _caller(), _table(), secret=_secret(), protected_buckets=protected)
     logger.append_keys(report_id=receipt.report_id)
     logger.info("report received", extra={"duplicate": receipt.duplicate})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)
@@ -57,9 +64,8 @@ def submit_report() -> Response[str]:
 
 @app.post("/v1/reports/batch")
 def submit_batch() -> Response[str]:
-    results = intake.submit_batch_json(
-        _submitted(), _caller(), _table(), protected_buckets=settings().protected_buckets
-    )
+    protected = settings().protected_buckets
+    results = intake.submit_batch_json(_submitted(), _caller(), _table(), secret=_secret(), protected_buckets=protected)
     logger.info("batch received", extra={"items": len(results), "statuses": dict(Counter(r.status for r in results))})
     metrics.add_metric(name="BatchItems", unit=MetricUnit.Count, value=len(results))
     return _json(200, BatchAnswer(results=[result.answer() for result in results]).as_json())

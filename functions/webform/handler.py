@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.webform import pages
 from shared.adapters.reports_table import ReportTable
+from shared.adapters.server_secret import server_secret
 from shared.config import settings
 from shared.domain import webform
 from shared.domain.errors import DomainError, StoreUnavailable
@@ -53,7 +54,8 @@ def show_form() -> Response[str]:
 @app.post("/")
 def send_form() -> Response[str]:
     form = app.context["form"] = webform.read_report_form(*_posted())
-    receipt = webform.send(form, _table(), protected_buckets=settings().protected_buckets)
+    (arn,) = settings().required("server_secret_arn")
+    receipt = webform.send(form, _table(), secret=server_secret(arn), protected_buckets=settings().protected_buckets)
     logger.append_keys(report_id=receipt.report_id)
     logger.info("form report received", extra={"duplicate": receipt.duplicate, "kind": form.kind})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.config import Config
 from botocore.exceptions import DataNotFoundError
@@ -39,7 +39,7 @@ _CONFIG = Config(
 _S3_CONFIG = _CONFIG.merge(Config(read_timeout=120, max_pool_connections=20))
 
 
-SERVICES = ("dynamodb", "s3", "sqs", "sns")
+SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager")
 
 
 class _ServiceLoader(Loader):
@@ -91,9 +91,15 @@ def sns() -> SNSClient:
     return cast("SNSClient", _session().create_client("sns", config=_CONFIG))
 
 
+@cache
+def secretsmanager() -> Any:  # one call is made with it (GetSecretValue): no stubs package pinned for it
+    return _session().create_client("secretsmanager", config=_CONFIG)
+
+
 def clear() -> None:
     dynamodb.cache_clear()
     s3.cache_clear()
     sqs.cache_clear()
     sns.cache_clear()
+    secretsmanager.cache_clear()
     _session.cache_clear()

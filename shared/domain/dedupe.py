@@ -6,14 +6,25 @@ resources (sorted) and description (normalized); the XARF `report_id` and `times
 regenerating them on retry still deduplicates.
 
 The report id is derived from the dedupe key: a ULID whose 80 random bits are the key's first 80 bits. So the id
-alone finds the item (no index, strongly consistent reads) and the key the id reveals is a one-way hash.
+alone finds the item (no index, strongly consistent reads). The key and the receipt token are HMACs under the server
+secret (Secrets Manager, `shared.adapters.server_secret`): knowing a partner's principal, its clientToken and the
+second it submitted computes neither another partner's report id nor its receipt.
+
+"The same report", exactly: from the same caller (principal, or "anonymous" for the web form, whose every page
+carries its own clientToken), either the same clientToken (whatever the content: other content with it is a
+conflict), or, without a clientToken, the same category, type, canonical resources, reporter contact (case-folded)
+and description (whitespace and case folded). The XARF report_id and timestamp are not content.
+
+Rotation: ids and receipts are checked without the secret (an id carries its key; a receipt is compared by its
+hash), so lookups survive a rotation whole. What a rotation changes is dedupe across it: a retry of a report sent
+before the rotation, arriving after it, is stored as a new report (the case still counts both under one resource).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,13 +68,19 @@ def content_fingerprint(report: Report, caller: Caller) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
-def dedupe_key(report: Report, caller: Caller, client_token: str | None) -> DedupeKey:
+def dedupe_key(report: Report, caller: Caller, client_token: str | None, secret: bytes) -> DedupeKey:
     fingerprint = content_fingerprint(report, caller)
     if client_token is not None:
-        seed = hashlib.sha256(f"token-v1\x00{caller.scope}\x00{client_token}".encode()).digest()
+        seed = _keyed(secret, "token-v2", caller.scope, client_token)
     else:
-        seed = bytes.fromhex(fingerprint)
+        seed = _keyed(secret, "content-v2", fingerprint)
     return DedupeKey(digest=seed[:KEY_BYTES], content_fingerprint=fingerprint, by_token=client_token is not None)
+
+
+def _keyed(secret: bytes, *parts: str) -> bytes:
+    if len(secret) < 32:
+        raise ValueError("the server secret is shorter than 32 bytes")
+    return hmac.new(secret, "\x00".join(parts).encode(), hashlib.sha256).digest()
 
 
 def report_id_for(key: DedupeKey, received_at: datetime) -> str:
@@ -101,16 +118,13 @@ def ulid_bytes(text: str) -> bytes:
     return number.to_bytes(16, "big")
 
 
-def receipt_token_for(caller: Caller, client_token: str | None) -> str:
-    """A bearer token for the report's status page.
+def receipt_token_for(caller: Caller, key: DedupeKey, secret: bytes) -> str:
+    """A bearer token for the report's status page, derived from the report's key under the server secret.
 
-    With a clientToken it is derived from it (a secret the submitter holds), so a retry that gets the duplicate
-    answer receives the same receipt again; without one it is random and only its hash is kept.
+    So a retry that gets the duplicate answer receives the same receipt again, with or without a clientToken, and
+    only the caller who sent the report (the key includes its principal) can be handed it; only its hash is stored.
     """
-    if client_token is not None:
-        raw = hashlib.sha256(f"receipt-v1\x00{caller.scope}\x00{client_token}".encode()).digest()
-    else:
-        raw = secrets.token_bytes(24)
+    raw = _keyed(secret, "receipt-v2", caller.scope, key.hex)
     return base64.urlsafe_b64encode(raw[:24]).decode().rstrip("=")
 
 

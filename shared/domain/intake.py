@@ -70,11 +70,13 @@ def submit_json(
     caller: Caller,
     store: ReportStore,
     *,
+    secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> Receipt:
     now = now or datetime.now(UTC)
-    return submit(parse_submission(body, now=now), caller, store, protected_buckets=protected_buckets, now=now)
+    submission = parse_submission(body, now=now)
+    return submit(submission, caller, store, secret=secret, protected_buckets=protected_buckets, now=now)
 
 
 def submit(
@@ -82,14 +84,16 @@ def submit(
     caller: Caller,
     store: ReportStore,
     *,
+    secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> Receipt:
+    """Store the report once; `secret` (the server secret) keys its id and receipt."""
     now = now or datetime.now(UTC)
     report = submission.report
     s3_objects = [r for r in report.resources if r.kind is ResourceKind.S3_OBJECT]
-    key = dedupe_key(report, caller, submission.client_token)
-    receipt_token = receipt_token_for(caller, submission.client_token)
+    key = dedupe_key(report, caller, submission.client_token, secret)
+    receipt_token = receipt_token_for(caller, key, secret)
     record = ReportRecord(
         key_hex=key.hex,
         report_id=report_id_for(key, now),
@@ -127,13 +131,8 @@ def submit(
             "This clientToken was already used for a different report.",
             [requirement("/clientToken", "rule.client_token.reused", "use a new clientToken for new content")],
         )
-    # Only a token-derived receipt can be handed out again; a random one exists solely as its hash.
-    return Receipt(
-        report_id=original.report_id,
-        status=original.status,
-        duplicate=True,
-        receipt_token=receipt_token if key.by_token else None,
-    )
+    # The receipt is derived from the key, which includes the caller: the same caller gets the same receipt again.
+    return Receipt(report_id=original.report_id, status=original.status, duplicate=True, receipt_token=receipt_token)
 
 
 @dataclass(frozen=True)
@@ -169,6 +168,7 @@ def submit_batch_json(
     caller: Caller,
     store: ReportStore,
     *,
+    secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> list[BatchResult]:
@@ -179,9 +179,8 @@ def submit_batch_json(
         if isinstance(item, InvalidReport):
             return BatchResult(index, 422, refusal=item)
         try:
-            return BatchResult(
-                index, 202, receipt=submit(item, caller, store, protected_buckets=protected_buckets, now=now)
-            )
+            receipt = submit(item, caller, store, secret=secret, protected_buckets=protected_buckets, now=now)
+            return BatchResult(index, 202, receipt=receipt)
         except TokenConflict as conflict:
             return BatchResult(index, 409, refusal=conflict)
         except StoreUnavailable:
@@ -196,7 +195,10 @@ def status(report_id: str, caller: Caller, receipt_token: str | None, store: Rep
     """The report's status, for the caller who submitted it or a holder of its receipt; 'not found' to all others."""
     digest = key_digest_of(report_id)
     record = store.get(digest.hex()) if digest is not None else None
-    if record is None or record.report_id != report_id or not _may_read(record, caller, receipt_token):
+    # The same checks whether or not the item exists (no early return), so the answer's time says as little as one
+    # GetItem allows about whether a report is there.
+    readable = _may_read(record or _ABSENT, caller, receipt_token)
+    if record is None or record.report_id != report_id or not readable:
         raise ReportNotFound(
             "No such report.", [requirement("/reportId", "rule.report_id.not_found", "no report with this id")]
         )
@@ -209,7 +211,26 @@ def status(report_id: str, caller: Caller, receipt_token: str | None, store: Rep
     )
 
 
+# Stands in for a missing report in the authorization check; it matches no caller and no receipt.
+_ABSENT = ReportRecord(
+    key_hex="0" * 20,
+    report_id="0" * 26,
+    status=ReportStatus.QUEUED,
+    received_at="",
+    principal="\x00absent",
+    trust_tier=0,
+    category="",
+    type="",
+    resources=(),
+    incident_time="",
+    content_fingerprint="",
+    receipt_hash="0" * 64,
+    source_format="",
+)
+
+
 def _may_read(record: ReportRecord, caller: Caller, receipt_token: str | None) -> bool:
-    if not caller.is_anonymous and hmac.compare_digest(record.principal, caller.scope):
-        return True
-    return receipt_token is not None and hmac.compare_digest(record.receipt_hash, receipt_hash(receipt_token))
+    # Both comparisons always run: which one grants access is not told by the time taken.
+    by_principal = hmac.compare_digest(record.principal, caller.scope) and not caller.is_anonymous
+    by_receipt = hmac.compare_digest(record.receipt_hash, receipt_hash(receipt_token or "")) and bool(receipt_token)
+    return by_principal or by_receipt

@@ -435,12 +435,14 @@ def send(
     form: ReportForm,
     store: intake.ReportStore,
     *,
+    secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> intake.Receipt:
     """Validate and store a form report as an anonymous, public-tier caller: the form proves no identity."""
     now = now or datetime.now(UTC)
-    return intake.submit(to_submission(form, now=now), ANONYMOUS, store, protected_buckets=protected_buckets, now=now)
+    submission = to_submission(form, now=now)
+    return intake.submit(submission, ANONYMOUS, store, secret=secret, protected_buckets=protected_buckets, now=now)
 
 
 def _resources(text: str, choice: Choice | None, problems: list[UnmetRequirement]) -> tuple[Resource, ...]:

@@ -97,7 +97,8 @@ def drafts(endpoint: str) -> dict[str, list[str]]:
 
 
 def on_call_pages(endpoint: str) -> Callable[[], list[dict[str, Any]]]:
-    """Subscribe a queue to the on-call topic, as a pager would; the probe returns every page received so far."""
+    """Subscribe a queue to the on-call topic, as a pager would; the probe returns every escalation page received so
+    far (the topic also carries CloudWatch alarms' state changes, which `make run` emulates; those are left out)."""
     sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
     (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if "OnCallTopic" in t["TopicArn"]]
     queue = sqs.create_queue(QueueName="pager")["QueueUrl"]
@@ -107,7 +108,8 @@ def on_call_pages(endpoint: str) -> Callable[[], list[dict[str, Any]]]:
 
     def probe() -> list[dict[str, Any]]:
         messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        received.extend(json.loads(message["Body"]) for message in messages)
+        bodies = [json.loads(message["Body"]) for message in messages]
+        received.extend(body for body in bodies if "AlarmName" not in body)
         return list(received)
 
     return probe

@@ -22,7 +22,7 @@ from shared.domain.intake import submit_json
 from shared.domain.policy import Severity
 from shared.domain.reports import ReportRecord
 from tests.fakes import MemoryReportStore
-from tests.samples import body, well_formed, xarf
+from tests.samples import SERVER_SECRET, body, well_formed, xarf
 
 PROTECTED = frozenset({"demo-customer-content"})
 OBJECT_URL = "https://demo-customer-content.s3.amazonaws.com/uploads/item-1.jpg"
@@ -35,7 +35,7 @@ def partner(n: int, tier: TrustTier = TrustTier.PARTNER) -> Caller:
 def record(report: dict, caller: Caller = ANONYMOUS) -> ReportRecord:
     """A report as intake stores it: the same ReportRecord the stream carries."""
     store = MemoryReportStore()
-    submit_json(body(report), caller, store, protected_buckets=PROTECTED)
+    submit_json(body(report), caller, store, protected_buckets=PROTECTED, secret=SERVER_SECRET)
     (stored,) = store.items.values()
     return stored
 

@@ -32,7 +32,7 @@ from shared.domain.intake import submit_json
 from shared.domain.policy import Severity
 from shared.domain.reports import ReportRecord
 from tests.fakes import MemoryReportStore
-from tests.samples import body, well_formed, xarf
+from tests.samples import SERVER_SECRET, body, well_formed, xarf
 
 QUEUES = Queues(quarantine_url="quarantine", escalation_url="escalation")
 PROTECTED = frozenset({"demo-customer-content"})
@@ -185,7 +185,7 @@ def partner(n: int, tier: TrustTier = TrustTier.PARTNER) -> Caller:
 
 def record(report: dict, caller: Caller = ANONYMOUS) -> ReportRecord:
     store = MemoryReportStore()
-    submit_json(body(report), caller, store, protected_buckets=PROTECTED)
+    submit_json(body(report), caller, store, protected_buckets=PROTECTED, secret=SERVER_SECRET)
     (stored,) = store.items.values()
     return stored
 

@@ -17,6 +17,7 @@ from shared.domain.resources import ResourceKind
 from shared.domain.webform import CrossSiteRequest, ReportForm, StatusForm
 from shared.domain.xarf_vocabulary import TYPES
 from tests.fakes import MemoryReportStore
+from tests.samples import SERVER_SECRET
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 FORM = "application/x-www-form-urlencoded"
@@ -61,7 +62,7 @@ def test_a_filled_form_becomes_a_form_report_with_canonical_resources_and_the_ex
 
 def test_a_sent_form_is_stored_as_an_anonymous_public_report_in_one_write():
     store = MemoryReportStore()
-    receipt = webform.send(filled(name="Ada Lovelace", email="ada@Example.org"), store, now=NOW)
+    receipt = webform.send(filled(name="Ada Lovelace", email="ada@Example.org"), store, now=NOW, secret=SERVER_SECRET)
     record = only_record(store)
     assert (receipt.status, receipt.duplicate, bool(receipt.receipt_token)) == ("QUEUED", False, True)
     assert (record.principal, record.trust_tier, record.source_format) == ("anonymous", TrustTier.PUBLIC, "form")
@@ -76,16 +77,16 @@ def test_a_sent_form_is_stored_as_an_anonymous_public_report_in_one_write():
 def test_sending_the_same_page_twice_returns_the_same_report_and_receipt():
     store = MemoryReportStore()
     form = filled()
-    first = webform.send(form, store, now=NOW)
-    again = webform.send(form, store, now=NOW + timedelta(seconds=3))
+    first = webform.send(form, store, now=NOW, secret=SERVER_SECRET)
+    again = webform.send(form, store, now=NOW + timedelta(seconds=3), secret=SERVER_SECRET)
     assert (again.report_id, again.receipt_token, again.duplicate) == (first.report_id, first.receipt_token, True)
     assert len(store.items) == 1
 
 
 def test_two_people_reporting_the_same_thing_in_the_same_words_get_two_reports_and_two_receipts():
     store = MemoryReportStore()
-    first = webform.send(filled(), store, now=NOW)
-    second = webform.send(filled(), store, now=NOW)  # a fresh page: a fresh nonce
+    first = webform.send(filled(), store, now=NOW, secret=SERVER_SECRET)
+    second = webform.send(filled(), store, now=NOW, secret=SERVER_SECRET)  # a fresh page: a fresh nonce
     assert first.report_id != second.report_id and second.receipt_token and not second.duplicate
     assert len(store.items) == 2
 
@@ -93,9 +94,9 @@ def test_two_people_reporting_the_same_thing_in_the_same_words_get_two_reports_a
 def test_a_page_sent_again_with_other_answers_is_a_conflict_not_a_silent_replay():
     store = MemoryReportStore()
     form = filled()
-    webform.send(form, store, now=NOW)
+    webform.send(form, store, now=NOW, secret=SERVER_SECRET)
     with pytest.raises(TokenConflict):
-        webform.send(replace(form, explanation="Something else entirely"), store, now=NOW)
+        webform.send(replace(form, explanation="Something else entirely"), store, now=NOW, secret=SERVER_SECRET)
 
 
 @pytest.mark.parametrize("choice", webform.CHOICES, ids=lambda c: c.key)
@@ -324,7 +325,7 @@ def test_links_keep_the_stage_only_on_api_gateways_own_host(host: str | None, st
 
 def test_the_receipt_and_reference_show_the_status_whatever_case_or_spaces_they_are_typed_with():
     store = MemoryReportStore()
-    receipt = webform.send(filled(), store, now=NOW)
+    receipt = webform.send(filled(), store, now=NOW, secret=SERVER_SECRET)
     assert receipt.receipt_token is not None
     view = webform.lookup(StatusForm(f"  {receipt.report_id.lower()} ", f" {receipt.receipt_token}\n"), store)
     assert (view.report_id, view.status) == (receipt.report_id, "QUEUED")
@@ -333,7 +334,7 @@ def test_the_receipt_and_reference_show_the_status_whatever_case_or_spaces_they_
 
 def test_a_wrong_token_is_not_found_without_saying_which_half_is_wrong():
     store = MemoryReportStore()
-    receipt = webform.send(filled(), store, now=NOW)
+    receipt = webform.send(filled(), store, now=NOW, secret=SERVER_SECRET)
     with pytest.raises(ReportNotFound) as caught:
         webform.lookup(StatusForm(receipt.report_id, "not-the-token"), store)
     (problem,) = caught.value.requirements
@@ -348,7 +349,7 @@ def test_an_empty_status_form_names_both_fields():
 
 def test_a_decision_is_worded_for_the_reporter():
     store = MemoryReportStore()
-    receipt = webform.send(filled(), store, now=NOW)
+    receipt = webform.send(filled(), store, now=NOW, secret=SERVER_SECRET)
     record = only_record(store)
     store.items[record.key_hex] = record.model_copy(
         update={"status": "COMPLETED", "reason_code": "NOT_RESOLVABLE_TO_AWS"}
