@@ -34,6 +34,7 @@ from local.checkpoints import default_state_dir
 from local.demo import DEMO_BUCKET, DEMO_OBJECTS, register_moto_workarounds, seed_demo_bucket
 from local.pollers import PollerGroup, build_pollers
 from local.runtime import FunctionRuntime
+from local.schedules import build_schedule_callers
 from local.template import FUNCTION_TYPES, Template, api_routes, load_template
 from local.world import DEFAULT_STACK_NAME, World, build_world
 from shared.adapters import aws
@@ -354,6 +355,7 @@ def run(
             )
             # The stream and queue pollers (local.pollers), one thread each, started before HTTP serves.
             pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir())
+            pollers += build_schedule_callers(world, runtime)  # Schedule events (local.schedules)
             for poller in pollers:
                 log.info("polling for %s", poller.name)
             group = PollerGroup(pollers)

@@ -59,7 +59,8 @@ This module must never log item contents: descriptions, contacts and resources a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
@@ -67,13 +68,17 @@ from pydantic import BaseModel
 
 from shared.adapters import aws
 from shared.domain.errors import StoreUnavailable
-from shared.domain.reports import ReportRecord
+from shared.domain.reports import QUEUED_SHARD_NAMES, ReportRecord
+from shared.domain.sweep import Listed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 REPORT_SK = "REPORT"
+QUEUED_INDEX = "QueuedIndex"  # sparse: only QUEUED reports carry its keys (queuedShard, receivedAt)
+MAX_BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+_UNPROCESSED_ATTEMPTS = 5
 T = TypeVar("T")
 
 
@@ -162,6 +167,64 @@ class TableAdapter:
     def client(self) -> DynamoDBClient:
         return self._client or aws.dynamodb()
 
+    def consistent_items(
+        self, keys: Sequence[Mapping[str, AttributeValueTypeDef]], projection: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Strongly consistent BatchGetItem of the keys, 100 at a time; what does not exist is left out."""
+        found: list[dict[str, Any]] = []
+        try:
+            for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
+                wanted: dict[str, Any] = {
+                    "Keys": list(keys[start : start + MAX_BATCH_GET_KEYS]),
+                    "ConsistentRead": True,
+                }
+                if projection:
+                    wanted |= {"ProjectionExpression": projection}
+                request: Any = {self.table_name: wanted}
+                for attempt in range(_UNPROCESSED_ATTEMPTS):
+                    answer = self.client.batch_get_item(RequestItems=request)
+                    found += answer.get("Responses", {}).get(self.table_name, [])
+                    request = answer.get("UnprocessedKeys") or {}
+                    if not request:
+                        break
+                    time.sleep(0.02 * 2**attempt)  # DynamoDB asks for backoff before retrying unprocessed keys
+                if request:
+                    raise StoreUnavailable("UnprocessedKeys")
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return found
+
+    def query_index(self, index: str, partition: tuple[str, str], sort: tuple[str, str], limit: int) -> list[Listed]:
+        """Keys of one index partition whose sort key is below a bound, oldest first, at most `limit` of them."""
+        (partition_name, partition_value), (sort_name, below) = partition, sort
+        listed: list[Listed] = []
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": "#partition = :partition AND #sort < :below",
+            "ExpressionAttributeNames": {"#partition": partition_name, "#sort": sort_name},
+            "ExpressionAttributeValues": {":partition": {"S": partition_value}, ":below": {"S": below}},
+        }
+        try:
+            while len(listed) < limit:
+                answer = self.client.query(**request, Limit=limit - len(listed))
+                listed += [
+                    Listed(key=item["PK"]["S"].split("#", 1)[1], since=item[sort_name]["S"])
+                    for item in answer.get("Items", [])
+                ]
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return listed
+
 
 class ReportTable(TableAdapter):
     def put_new(self, report: ReportRecord) -> ReportRecord | None:
@@ -197,3 +260,21 @@ class ReportTable(TableAdapter):
             raise StoreUnavailable(type(exc).__name__) from exc
         item = answer.get("Item")
         return from_item(item) if item else None
+
+
+class QueuedReports(TableAdapter):
+    """The sweeper's view of the reports: those still QUEUED, by the sparse QueuedIndex; never a scan."""
+
+    def queued_before(self, received_before: str, limit: int) -> list[Listed]:
+        """The oldest QUEUED reports received before the bound, over every shard: at most `limit`, oldest first."""
+        listed = [
+            entry
+            for shard in QUEUED_SHARD_NAMES
+            for entry in self.query_index(QUEUED_INDEX, ("queuedShard", shard), ("receivedAt", received_before), limit)
+        ]
+        return sorted(listed, key=lambda entry: entry.since)[:limit]
+
+    def reports(self, keys: Sequence[str]) -> list[ReportRecord]:
+        """The reports as they are now (strongly consistent): the index may list one the dispatcher just marked."""
+        items = self.consistent_items([{"PK": {"S": report_pk(key)}, "SK": {"S": REPORT_SK}} for key in keys])
+        return [from_item(item) for item in items]
