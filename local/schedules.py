@@ -113,7 +113,10 @@ class ScheduleCaller(Poller):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(f"{schedule.function}.{schedule.event} {schedule.expression}", invoker)
+        shown = schedule.expression
+        if rate_seconds(schedule.expression) != schedule.period_seconds:
+            shown = f"every {schedule.period_seconds:g}s ({PERIOD_VARIABLE}; the template says {schedule.expression})"
+        super().__init__(f"{schedule.function}.{schedule.event} {shown}", invoker)
         self.schedule = schedule
         self._event_for = event_for
         self._clock = clock

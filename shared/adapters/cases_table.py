@@ -2,7 +2,8 @@
 
 Items: the case (`CASE#<caseId>` / `CASE`), and per mark transaction one increment item (`INCREMENT#<token>` /
 `INCREMENT`, entity "increment") holding that transaction's CaseAdditions as JSON until they are added to their
-cases. A report counted by an increment carries its token (`increment`). No case item is ever written in a
+cases. A report counted by an increment carries its token (`increment`), and its mark removes `queuedShard`, taking
+it out of the sweeper's QueuedIndex. No case item is ever written in a
 transaction: every case write is one UpdateItem (see shared.domain.cases for why that stays exact).
 """
 

@@ -12,7 +12,8 @@ Report (one per accepted report)
     description?, incidentTime, reporterOrg?, reporterContact?, reporterDomain?, evidence? (L of M: sha256, md5,
     size, contentType), details? (JSON of the type-specific XARF fields), sourceFormat, externalId?, correlationId?,
     contentFingerprint (hex SHA-256), receiptHash (hex SHA-256 of the receipt token; the token is never stored),
-    caseId?, reasonCode? (both set later by the pipeline).
+    caseId?, reasonCode? (both set later by the pipeline), queuedShard? ("QUEUED#0".."QUEUED#9", by <key>; only while
+    QUEUED: the intake writes it, the dispatcher's mark removes it).
 
 Access patterns
 ---------------
@@ -20,6 +21,13 @@ Access patterns
   write wins; a duplicate costs the same single request and hands back the original, so the request path never
   reads. (A failed conditional write still costs a write unit; no read is cheaper than that.)
 - Status: one strongly consistent GetItem; the report id carries <key>, so no index is needed.
+
+Indexes (both sparse and KEYS_ONLY: only items carrying their keys are in them, so they stay small)
+- QueuedIndex: HASH queuedShard, RANGE receivedAt. The QUEUED reports, oldest first, in ten partitions so a burst
+  of intake does not make one hot index partition. Each report costs one index write when stored and one when
+  counted (not a request: DynamoDB propagates them); the request path stays one PutItem.
+- AwaitingEvidenceIndex: HASH evidenceWait ("WAITING"), RANGE awaitingEvidenceSince: cases whose CyberTipline draft
+  waits for evidence. One partition: few cases wait at once, and each is written when it starts and stops waiting.
 
 Case (one per canonical resource and category family; shared/domain/cases.py says what a case is)
     PK = "CASE#<caseId>"  where <caseId> is 32 hex digits of SHA-256 over (family, resource)
@@ -46,8 +54,13 @@ Pipeline access patterns
   way (severity, first and last seen), and a DeleteItem of the increment. No case item is ever in a transaction, so
   concurrent batches about one viral case never conflict. After the queue sends, the sent ids are DELETEd from
   pendingFanout; set attributes only ever take ADD and DELETE, so that clear never races with a count.
-- Escalation, per message: GetItem (consistent) of the case; UpdateItem of draftSha256 and notifiedSeverity.
-- No GSI yet: an analysts' queue by severity would add one on the case item (GSI1PK = "SEVERITY#<P>", GSI1SK =
+- Escalation, per message: GetItem (consistent) of the case; UpdateItem of draftSha256 and notifiedSeverity; while
+  the draft lacks files, one UpdateItem sets evidenceWait, awaitingEvidenceSince (first wait) and
+  awaitingEvidenceRequest (the EscalationRequest as JSON, for the sweeper to send again), and one REMOVE clears them.
+- Sweep, every 5 minutes (shared/domain/sweep.py): per QueuedIndex shard one Query (receivedAt < now - 15 min), a
+  consistent BatchGetItem of what it lists, then the dispatch path above for the reports still QUEUED; one Query of
+  AwaitingEvidenceIndex and a consistent BatchGetItem of those cases. Never a Scan.
+- No other GSI yet: an analysts' queue by severity would add one on the case item (GSI1PK = "SEVERITY#<P>", GSI1SK =
   lastSeen); it waits for the triage UI, since every case write would pay for it.
 
 Stream: NEW_IMAGE, the outbox. Everything downstream of a write is driven from it, so a crash after the PutItem loses
