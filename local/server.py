@@ -37,6 +37,7 @@ from local.demo import DEMO_BUCKET, DEMO_OBJECTS, register_moto_workarounds, see
 from local.pollers import PollerGroup, build_pollers
 from local.redrive import advertise
 from local.runtime import FunctionRuntime
+from local.schedules import build_schedule_callers
 from local.template import FUNCTION_TYPES, Template, api_routes, load_template
 from local.world import DEFAULT_STACK_NAME, World, build_world
 from shared.adapters import aws
@@ -359,6 +360,7 @@ def run(
             # The stream and queue pollers (local.pollers) and the on-call workers (local.alarms), one thread each,
             # started before HTTP serves.
             pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir()) + on_call_workers(world)
+            pollers += build_schedule_callers(world, runtime)  # Schedule events (local.schedules)
             for poller in pollers:
                 log.info("polling for %s", poller.name)
             group = PollerGroup(pollers)

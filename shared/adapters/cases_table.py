@@ -2,7 +2,8 @@
 
 Items: the case (`CASE#<caseId>` / `CASE`), and per mark transaction one increment item (`INCREMENT#<token>` /
 `INCREMENT`, entity "increment") holding that transaction's CaseAdditions as JSON until they are added to their
-cases. A report counted by an increment carries its token (`increment`). No case item is ever written in a
+cases. A report counted by an increment carries its token (`increment`), and its mark removes `queuedShard`, taking
+it out of the sweeper's QueuedIndex. No case item is ever written in a
 transaction: every case write is one UpdateItem (see shared.domain.cases for why that stays exact).
 """
 
@@ -26,8 +27,10 @@ from shared.domain.cases import (
     MarkOutcome,
 )
 from shared.domain.errors import StoreUnavailable
+from shared.domain.messages import EscalationRequest
 from shared.domain.policy import Severity
 from shared.domain.reports import ReportRecord, ReportStatus
+from shared.domain.sweep import Listed, WaitingEscalation
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -39,6 +42,8 @@ T = TypeVar("T")
 # ---------------------------------------------------------------------------------------------------------------
 
 CASE_SK = "CASE"
+AWAITING_EVIDENCE_INDEX = "AwaitingEvidenceIndex"  # sparse: only cases whose draft waits for files carry its keys
+EVIDENCE_WAIT = "WAITING"  # its one partition: few cases ever wait at once, and each is written once as it starts
 INCREMENT_SK = "INCREMENT"
 MAX_BATCH_GET_KEYS = 100  # and for one BatchGetItem
 _UNPROCESSED_ATTEMPTS = 5
@@ -49,6 +54,7 @@ _CASE_OPTIONAL_STRINGS = {
     "last_seen": "lastSeen",
     "first_incident": "firstIncident",
     "draft_sha256": "draftSha256",
+    "awaiting_evidence_since": "awaitingEvidenceSince",
 }
 _CASE_SETS = {
     "reporters": "reporters",
@@ -408,6 +414,67 @@ class CaseTable(TableAdapter):
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
+    def await_evidence(self, case_id: str, request: EscalationRequest, since: str) -> None:
+        """The case's draft waits for files: listed for the sweeper from `since` (the first wait's time is kept)."""
+        names = {"#wait": "evidenceWait", "#since": "awaitingEvidenceSince", "#request": "awaitingEvidenceRequest"}
+        self._update_case(
+            case_id,
+            "SET #wait = :wait, #since = if_not_exists(#since, :since), #request = if_not_exists(#request, :request)",
+            names,
+            {":wait": {"S": EVIDENCE_WAIT}, ":since": {"S": since}, ":request": {"S": request.model_dump_json()}},
+        )
+
+    def evidence_complete(self, case_id: str) -> None:
+        """The draft has every file: off the sweeper's index."""
+        names = {"#wait": "evidenceWait", "#since": "awaitingEvidenceSince", "#request": "awaitingEvidenceRequest"}
+        self._update_case(case_id, "REMOVE #wait, #since, #request", names, None)
+
+    def awaiting_evidence_before(self, since_before: str, limit: int) -> list[Listed]:
+        return self.query_index(
+            AWAITING_EVIDENCE_INDEX, ("evidenceWait", EVIDENCE_WAIT), ("awaitingEvidenceSince", since_before), limit
+        )
+
+    def waiting_escalations(self, case_ids: Sequence[str]) -> list[WaitingEscalation]:
+        """What each case waits with now (strongly consistent); request None when it waits no more."""
+        items = self.consistent_items(
+            [case_key(case_id) for case_id in case_ids],
+            projection="caseId, awaitingEvidenceSince, awaitingEvidenceRequest",
+        )
+        found = []
+        for item in items:
+            request = None
+            if "awaitingEvidenceRequest" in item:
+                try:
+                    request = EscalationRequest.model_validate_json(item["awaitingEvidenceRequest"]["S"])
+                except ValueError:
+                    request = None  # written by this module from the model; unreadable means a bug, not a retry
+            since = item.get("awaitingEvidenceSince", {}).get("S", "")
+            found.append(WaitingEscalation(case_id=item["caseId"]["S"], since=since, request=request))
+        return found
+
+    def _update_case(
+        self,
+        case_id: str,
+        update: str,
+        names: dict[str, str],
+        values: dict[str, AttributeValueTypeDef] | None,
+    ) -> None:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": case_key(case_id),
+            "UpdateExpression": update,
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self.client.update_item(**request)
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
     def _case_add(self, token: str, addition: CaseAddition, *, create: bool) -> dict[str, Any]:
         expression = _Expression()
         seed = addition.seed
@@ -471,7 +538,9 @@ class CaseTable(TableAdapter):
             "Key": {"PK": {"S": report_pk(report.key_hex)}, "SK": {"S": REPORT_SK}},
             "UpdateExpression": f"SET {case_name} = {expression.value('caseId', {'S': case_id})}, "
             f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.PROCESSING.value})}, "
-            f"{expression.name('increment')} = {expression.value('increment', {'S': token})}",
+            f"{expression.name('increment')} = {expression.value('increment', {'S': token})} "
+            # Counted, so no longer the sweeper's business: out of its sparse index in the same write.
+            f"REMOVE {expression.name('queuedShard')}",
             # attribute_exists: a report deleted meanwhile (a destruction order) must not come back as a stub.
             "ConditionExpression": f"attribute_exists(PK) AND attribute_not_exists({case_name})",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",

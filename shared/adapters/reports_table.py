@@ -12,7 +12,8 @@ Report (one per accepted report)
     description?, incidentTime, reporterOrg?, reporterContact?, reporterDomain?, evidence? (L of M: sha256, md5,
     size, contentType), details? (JSON of the type-specific XARF fields), sourceFormat, externalId?, correlationId?,
     contentFingerprint (hex SHA-256), receiptHash (hex SHA-256 of the receipt token; the token is never stored),
-    caseId?, reasonCode? (both set later by the pipeline).
+    caseId?, reasonCode? (both set later by the pipeline), queuedShard? ("QUEUED#0".."QUEUED#9", by <key>; only while
+    QUEUED: the intake writes it, the dispatcher's mark removes it).
 
 Access patterns
 ---------------
@@ -20,6 +21,13 @@ Access patterns
   write wins; a duplicate costs the same single request and hands back the original, so the request path never
   reads. (A failed conditional write still costs a write unit; no read is cheaper than that.)
 - Status: one strongly consistent GetItem; the report id carries <key>, so no index is needed.
+
+Indexes (both sparse and KEYS_ONLY: only items carrying their keys are in them, so they stay small)
+- QueuedIndex: HASH queuedShard, RANGE receivedAt. The QUEUED reports, oldest first, in ten partitions so a burst
+  of intake does not make one hot index partition. Each report costs one index write when stored and one when
+  counted (not a request: DynamoDB propagates them); the request path stays one PutItem.
+- AwaitingEvidenceIndex: HASH evidenceWait ("WAITING"), RANGE awaitingEvidenceSince: cases whose CyberTipline draft
+  waits for evidence. One partition: few cases wait at once, and each is written when it starts and stops waiting.
 
 Case (one per canonical resource and category family; shared/domain/cases.py says what a case is)
     PK = "CASE#<caseId>"  where <caseId> is 32 hex digits of SHA-256 over (family, resource)
@@ -46,8 +54,13 @@ Pipeline access patterns
   way (severity, first and last seen), and a DeleteItem of the increment. No case item is ever in a transaction, so
   concurrent batches about one viral case never conflict. After the queue sends, the sent ids are DELETEd from
   pendingFanout; set attributes only ever take ADD and DELETE, so that clear never races with a count.
-- Escalation, per message: GetItem (consistent) of the case; UpdateItem of draftSha256 and notifiedSeverity.
-- No GSI yet: an analysts' queue by severity would add one on the case item (GSI1PK = "SEVERITY#<P>", GSI1SK =
+- Escalation, per message: GetItem (consistent) of the case; UpdateItem of draftSha256 and notifiedSeverity; while
+  the draft lacks files, one UpdateItem sets evidenceWait, awaitingEvidenceSince (first wait) and
+  awaitingEvidenceRequest (the EscalationRequest as JSON, for the sweeper to send again), and one REMOVE clears them.
+- Sweep, every 5 minutes (shared/domain/sweep.py): per QueuedIndex shard one Query (receivedAt < now - 15 min), a
+  consistent BatchGetItem of what it lists, then the dispatch path above for the reports still QUEUED; one Query of
+  AwaitingEvidenceIndex and a consistent BatchGetItem of those cases. Never a Scan.
+- No other GSI yet: an analysts' queue by severity would add one on the case item (GSI1PK = "SEVERITY#<P>", GSI1SK =
   lastSeen); it waits for the triage UI, since every case write would pay for it.
 
 Stream: NEW_IMAGE, the outbox. Everything downstream of a write is driven from it, so a crash after the PutItem loses
@@ -59,7 +72,8 @@ This module must never log item contents: descriptions, contacts and resources a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
@@ -67,13 +81,17 @@ from pydantic import BaseModel
 
 from shared.adapters import aws
 from shared.domain.errors import StoreUnavailable
-from shared.domain.reports import ReportRecord
+from shared.domain.reports import QUEUED_SHARD_NAMES, ReportRecord
+from shared.domain.sweep import Listed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 REPORT_SK = "REPORT"
+QUEUED_INDEX = "QueuedIndex"  # sparse: only QUEUED reports carry its keys (queuedShard, receivedAt)
+MAX_BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+_UNPROCESSED_ATTEMPTS = 5
 T = TypeVar("T")
 
 
@@ -162,6 +180,64 @@ class TableAdapter:
     def client(self) -> DynamoDBClient:
         return self._client or aws.dynamodb()
 
+    def consistent_items(
+        self, keys: Sequence[Mapping[str, AttributeValueTypeDef]], projection: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Strongly consistent BatchGetItem of the keys, 100 at a time; what does not exist is left out."""
+        found: list[dict[str, Any]] = []
+        try:
+            for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
+                wanted: dict[str, Any] = {
+                    "Keys": list(keys[start : start + MAX_BATCH_GET_KEYS]),
+                    "ConsistentRead": True,
+                }
+                if projection:
+                    wanted |= {"ProjectionExpression": projection}
+                request: Any = {self.table_name: wanted}
+                for attempt in range(_UNPROCESSED_ATTEMPTS):
+                    answer = self.client.batch_get_item(RequestItems=request)
+                    found += answer.get("Responses", {}).get(self.table_name, [])
+                    request = answer.get("UnprocessedKeys") or {}
+                    if not request:
+                        break
+                    time.sleep(0.02 * 2**attempt)  # DynamoDB asks for backoff before retrying unprocessed keys
+                if request:
+                    raise StoreUnavailable("UnprocessedKeys")
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return found
+
+    def query_index(self, index: str, partition: tuple[str, str], sort: tuple[str, str], limit: int) -> list[Listed]:
+        """Keys of one index partition whose sort key is below a bound, oldest first, at most `limit` of them."""
+        (partition_name, partition_value), (sort_name, below) = partition, sort
+        listed: list[Listed] = []
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": "#partition = :partition AND #sort < :below",
+            "ExpressionAttributeNames": {"#partition": partition_name, "#sort": sort_name},
+            "ExpressionAttributeValues": {":partition": {"S": partition_value}, ":below": {"S": below}},
+        }
+        try:
+            while len(listed) < limit:
+                answer = self.client.query(**request, Limit=limit - len(listed))
+                listed += [
+                    Listed(key=item["PK"]["S"].split("#", 1)[1], since=item[sort_name]["S"])
+                    for item in answer.get("Items", [])
+                ]
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return listed
+
 
 class ReportTable(TableAdapter):
     def put_new(self, report: ReportRecord) -> ReportRecord | None:
@@ -197,3 +273,21 @@ class ReportTable(TableAdapter):
             raise StoreUnavailable(type(exc).__name__) from exc
         item = answer.get("Item")
         return from_item(item) if item else None
+
+
+class QueuedReports(TableAdapter):
+    """The sweeper's view of the reports: those still QUEUED, by the sparse QueuedIndex; never a scan."""
+
+    def queued_before(self, received_before: str, limit: int) -> list[Listed]:
+        """The oldest QUEUED reports received before the bound, over every shard: at most `limit`, oldest first."""
+        listed = [
+            entry
+            for shard in QUEUED_SHARD_NAMES
+            for entry in self.query_index(QUEUED_INDEX, ("queuedShard", shard), ("receivedAt", received_before), limit)
+        ]
+        return sorted(listed, key=lambda entry: entry.since)[:limit]
+
+    def reports(self, keys: Sequence[str]) -> list[ReportRecord]:
+        """The reports as they are now (strongly consistent): the index may list one the dispatcher just marked."""
+        items = self.consistent_items([{"PK": {"S": report_pk(key)}, "SK": {"S": REPORT_SK}} for key in keys])
+        return [from_item(item) for item in items]

@@ -153,6 +153,7 @@ class CaseState:
     pending_fanout: frozenset[str] = frozenset()
     draft_sha256: str | None = None  # set by the escalation worker: the CyberTipline draft last written
     notified_severity: Severity | None = None  # set by the escalation worker: the severity on-call was told
+    awaiting_evidence_since: str | None = None  # set by the escalation worker while the draft lacks files
     increments: frozenset[str] = frozenset()  # tokens of increments added and not yet forgotten
     stored_reporter_count: int | None = None  # reporterCount as written (the settle keeps it up with `reporters`)
 

@@ -8,8 +8,10 @@ For each message (the escalation queue is FIFO, grouped by case, so one case's m
 3. notify on-call when the case was never notified, or its severity rose since: one page per case and level, not
    one per report (a viral case must not page 10,000 times);
 4. record what was done on the case (draftSha256, notifiedSeverity);
-5. child safety with files not preserved yet: fail the message, so it comes back and completes the draft (after
-   the queue's maxReceiveCount it lands in the DLQ, whose alarm says a draft lacks its files).
+5. child safety with files not preserved yet: record on the case since when it waits (awaitingEvidenceSince, with
+   the request, for the sweeper: shared.domain.sweep) and fail the message, so it comes back and completes the draft
+   (after the queue's maxReceiveCount it lands in the DLQ, whose alarm says a draft lacks its files); once the draft
+   has every file, the wait is cleared.
 
 Every step repeats safely. A crash between a write and its record repeats the write: the draft with the same bytes
 (one more retained version of the same key, never a second draft), the page with the same notificationId. Paging
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain import ncmec
@@ -31,6 +34,7 @@ from shared.domain.cases import CaseState
 from shared.domain.messages import EscalationRequest
 from shared.domain.ncmec import DraftFile
 from shared.domain.policy import Severity
+from shared.domain.reports import utc_timestamp
 
 if TYPE_CHECKING:
     pass
@@ -63,6 +67,10 @@ class CaseBook(Protocol):
     def record_escalation(
         self, case_id: str, *, draft_sha256: str | None = None, notified_severity: Severity | None = None
     ) -> None: ...
+
+    def await_evidence(self, case_id: str, request: EscalationRequest, since: str) -> None: ...
+
+    def evidence_complete(self, case_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +152,7 @@ def escalate(
     drafts: DraftStore,
     oncall: OnCall,
     contact_email: str,
+    now: datetime | None = None,
 ) -> Outcome:
     case = cases.get(request.case_id)
     if case is None:
@@ -186,5 +195,10 @@ def escalate(
             notified_severity=severity if notify else None,
         )
     if found.pending:
+        if case.awaiting_evidence_since is None:
+            # Listed for the sweeper (shared.domain.sweep), in case this message never comes back to finish it.
+            cases.await_evidence(case.case_id, request, utc_timestamp(now or datetime.now(UTC)))
         raise EvidencePending(f"{len(found.pending)} of the case's objects have no verified copy yet")
+    if request.child_safety and case.awaiting_evidence_since is not None:
+        cases.evidence_complete(case.case_id)
     return Outcome(drafted=drafted, notified=notify, files=len(found.files), pending_files=len(found.pending))

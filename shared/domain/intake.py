@@ -27,7 +27,14 @@ from shared.domain.errors import (
     UnsupportedMediaType,
     requirement,
 )
-from shared.domain.reports import ReportRecord, ReportStatus, StoredEvidence, Submission
+from shared.domain.reports import (
+    ReportRecord,
+    ReportStatus,
+    StoredEvidence,
+    Submission,
+    queued_shard_for,
+    utc_timestamp,
+)
 from shared.domain.resources import ResourceKind
 from shared.domain.xarf import parse_batch, parse_submission
 
@@ -98,7 +105,7 @@ def submit(
         key_hex=key.hex,
         report_id=report_id_for(key, now),
         status=ReportStatus.QUEUED,
-        received_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        received_at=utc_timestamp(now),
         principal=caller.scope,
         partner=caller.partner,
         trust_tier=caller.tier,
@@ -122,6 +129,7 @@ def submit(
         correlation_id=submission.correlation_id,
         content_fingerprint=key.content_fingerprint,
         receipt_hash=receipt_hash(receipt_token),
+        queued_shard=queued_shard_for(key.hex),
     )
     original = store.put_new(record)
     if original is None:

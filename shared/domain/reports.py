@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -41,6 +41,22 @@ class ReasonCode(StrEnum):
 
 # Incident times outside this window are refused: the future is a clock or a typo, the distant past is not
 # actionable by an intake queue (an analyst can still file it by hand).
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """The table's time format (receivedAt and others): ISO 8601, UTC, milliseconds, Z; text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+QUEUED_SHARDS = 10  # partitions of the sweeper's index: a burst of reports spreads over them instead of one
+
+
+QUEUED_SHARD_NAMES = tuple(f"QUEUED#{shard}" for shard in range(QUEUED_SHARDS))
+
+
+def queued_shard_for(key_hex: str) -> str:
+    """Which partition of the sweeper's index a QUEUED report is listed under; fixed by its key."""
+    return QUEUED_SHARD_NAMES[int(key_hex[:8], 16) % QUEUED_SHARDS]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -143,3 +159,6 @@ class ReportRecord(BaseModel):
     correlation_id: str | None = None
     case_id: str | None = None
     reason_code: str | None = None
+    # Only a QUEUED report carries it: the key of the sweeper's sparse index (queued_shard_for); the dispatcher
+    # removes it when it marks the report counted.
+    queued_shard: str | None = None

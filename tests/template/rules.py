@@ -60,6 +60,8 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     "IntakeFunction": frozenset({"REPORT#"}),
     "WebFormFunction": frozenset({"REPORT#"}),
     "DispatcherFunction": frozenset({"REPORT#", "CASE#"}),
+    # The dispatch path again, plus the partitions of its two sparse indexes (shared/domain/sweep.py).
+    "SweeperFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "QUEUED#", "WAITING"}),
     "QuarantineFunction": frozenset({"CUSTODY#"}),
     "EscalationFunction": frozenset({"CASE#", "CUSTODY#"}),
     "EvidenceCustodianRole": frozenset({"CUSTODY#"}),

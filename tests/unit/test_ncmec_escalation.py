@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -50,6 +51,7 @@ REPORT_ID = "01KB2X3Y4Z5A6B7C8D9E0F1G2H"
 @dataclass
 class Book:
     cases: dict[str, CaseState] = field(default_factory=dict)
+    waiting_with: EscalationRequest | None = None
 
     def get(self, case_id: str) -> CaseState | None:
         return self.cases.get(case_id)
@@ -63,6 +65,14 @@ class Book:
             draft_sha256=draft_sha256 or case.draft_sha256,
             notified_severity=notified_severity or case.notified_severity,
         )
+
+    def await_evidence(self, case_id: str, request: EscalationRequest, since: str) -> None:
+        case = self.cases[case_id]
+        self.cases[case_id] = replace(case, awaiting_evidence_since=case.awaiting_evidence_since or since)
+        self.waiting_with = request
+
+    def evidence_complete(self, case_id: str) -> None:
+        self.cases[case_id] = replace(self.cases[case_id], awaiting_evidence_since=None)
 
 
 @dataclass
@@ -106,7 +116,7 @@ def request(case: CaseState, **changes) -> EscalationRequest:
     return EscalationRequest(**(values | changes))
 
 
-def run(case_id: str, book: Book, index: Index, drafts: Drafts, pager: Pager, **changes):
+def run(case_id: str, book: Book, index: Index, drafts: Drafts, pager: Pager, now=None, **changes):
     return escalate(
         request(book.cases[case_id], **changes),
         cases=book,
@@ -114,6 +124,7 @@ def run(case_id: str, book: Book, index: Index, drafts: Drafts, pager: Pager, **
         drafts=drafts,
         oncall=pager,
         contact_email="trust-and-safety@cloud.example",
+        now=now,
     )
 
 
@@ -151,6 +162,19 @@ def test_files_not_preserved_yet_leave_a_draft_without_them_and_the_message_come
     outcome = run(CHILD.case_id, book, index, drafts, pager)
     assert (outcome.drafted, outcome.notified, outcome.files) == (True, False, 1)
     assert b"originalFileHash" in drafts.writes[-1][1]
+
+
+def test_a_draft_waiting_for_files_is_listed_from_its_first_wait_until_it_has_them():
+    book, index, drafts, pager = Book({CHILD.case_id: CHILD}), Index(), Drafts(), Pager()
+    first, later = datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
+    for now in (first, later):
+        with pytest.raises(EvidencePending):
+            run(CHILD.case_id, book, index, drafts, pager, now=now)
+    assert book.cases[CHILD.case_id].awaiting_evidence_since == "2026-03-01T10:00:00.000Z", "the first wait counts"
+    assert book.waiting_with == request(CHILD), "the sweeper can send the same request again"
+    index.files[OBJECT] = FILE
+    run(CHILD.case_id, book, index, drafts, pager, now=later)
+    assert book.cases[CHILD.case_id].awaiting_evidence_since is None
 
 
 def test_other_escalations_page_on_call_and_write_no_draft():
