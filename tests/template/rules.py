@@ -59,7 +59,7 @@ SAM_MANAGED_POLICIES = frozenset(
 OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     "IntakeFunction": frozenset({"REPORT#"}),
     "WebFormFunction": frozenset({"REPORT#"}),
-    "DispatcherFunction": frozenset({"REPORT#", "CASE#"}),
+    "DispatcherFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#"}),
     # The dispatch path again, plus the partitions of its two sparse indexes (shared/domain/sweep.py).
     "SweeperFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "QUEUED#", "WAITING"}),
     "QuarantineFunction": frozenset({"CUSTODY#"}),
