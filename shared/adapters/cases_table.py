@@ -372,20 +372,8 @@ class CaseTable(TableAdapter):
                 )
                 if values
             ]
-            if not removals:
-                continue
-            try:
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=case_key(case_id),
-                    UpdateExpression="DELETE " + ", ".join(removals),
-                    ConditionExpression="attribute_exists(PK)",
-                    **expression.parameters(),
-                )
-            except ClientError as exc:
-                raise StoreUnavailable(_error_code(exc)) from exc
-            except Exception as exc:
-                raise StoreUnavailable(type(exc).__name__) from exc
+            if removals:
+                self._update_case(case_id, "DELETE " + ", ".join(removals), expression.names, expression.values)
 
     def record_escalation(
         self, case_id: str, *, draft_sha256: str | None = None, notified_severity: Severity | None = None
@@ -399,20 +387,8 @@ class CaseTable(TableAdapter):
             assignments.append(
                 f"{expression.name('notifiedSeverity')} = {expression.value('notified', {'S': str(notified_severity)})}"
             )
-        if not assignments:
-            return
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=case_key(case_id),
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="attribute_exists(PK)",
-                **expression.parameters(),
-            )
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc)) from exc
-        except Exception as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
+        if assignments:
+            self._update_case(case_id, "SET " + ", ".join(assignments), expression.names, expression.values)
 
     def await_evidence(self, case_id: str, request: EscalationRequest, since: str) -> None:
         """The case's draft waits for files: listed for the sweeper from `since` (the first wait's time is kept)."""
