@@ -120,6 +120,25 @@ assert answer["statusCode"] == 200, answer
 )
 
 IMPORT_BOTO3 = CLOCK + "import boto3\n" + DONE
+# What pydantic costs on its own, on top of the floor's work done the product's way (botocore, one client, PutItem):
+# its import and one model built and used. The intake validates with pydantic, so this is part of any intake's
+# first response; the table shows it beside the budget so the two can be weighed.
+PYDANTIC_ALONE = (
+    CLOCK
+    + AWS_STUB
+    + """
+from shared.adapters import aws
+aws.dynamodb().put_item(TableName="bench-reports", Item={"PK": {"S": "bench"}})
+"""
+    + "MARK = time.process_time()\n"
+    + """
+from pydantic import BaseModel
+class One(BaseModel):
+    field: int
+One(field=1)
+"""
+    + 'print("BENCH", time.process_time() - MARK)\n'
+)
 IMPORT_INTAKE = CLOCK + "import functions.intake.handler\n" + DONE
 
 IMPORT_GRAPH = """
@@ -151,6 +170,7 @@ def first_responses(python: str, label: str, *, judged: bool) -> list[Figure]:
                 "intake": (INTAKE, hashed),
                 "powertools": (POWERTOOLS_MINIMAL, hashed),
                 "boto3": (IMPORT_BOTO3, hashed),
+                "pydantic": (PYDANTIC_ALONE, hashed),
                 "import": (IMPORT_INTAKE, hashed),
                 "import without pyc": (IMPORT_INTAKE, plain),
             },
@@ -171,6 +191,12 @@ def first_responses(python: str, label: str, *, judged: bool) -> list[Figure]:
             times["powertools"] / floor,
             "x",
             note="Logger+resolver+PutItem; DESIGN ~1.4x",
+        ),
+        Figure(
+            f"{label} first response: pydantic alone / floor",
+            times["pydantic"] / floor,
+            "x",
+            note="import + one model, on top of the floor",
         ),
         ms("cold import boto3", "boto3"),
         ms("cold import intake handler", "import", "hash-based .pyc"),
