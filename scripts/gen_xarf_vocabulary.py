@@ -18,7 +18,20 @@ from typing import Any
 import xarf
 
 SCHEMAS = Path(xarf.__file__).parent / "schemas"
-SIMPLE_KEYWORDS = ("type", "enum", "const", "pattern", "format", "minimum", "maximum", "maxLength", "minLength")
+SIMPLE_KEYWORDS = (
+    "type",
+    "enum",
+    "const",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "maxLength",
+    "minLength",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -26,7 +39,14 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def field_rule(schema: dict[str, Any]) -> dict[str, Any]:
-    return {key: schema[key] for key in SIMPLE_KEYWORDS if key in schema}
+    rule = {key: schema[key] for key in SIMPLE_KEYWORDS if key in schema}
+    # "one of these formats" (destination_ip: ipv4 or ipv6) and the rule every list item follows.
+    formats = [alt["format"] for alt in schema.get("anyOf", []) if set(alt) == {"format"}]
+    if formats:
+        rule["format_any"] = formats
+    if isinstance(schema.get("items"), dict) and (items := field_rule(schema["items"])):
+        rule["items"] = items
+    return rule
 
 
 def is_ip_condition(condition: dict[str, Any]) -> bool:

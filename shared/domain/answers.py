@@ -7,13 +7,22 @@ built on first use (`defer_build`), so a cold start pays only for the answer it 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.domain.errors import DomainError
+from shared.domain.errors import DomainError, UnmetRequirement
 from shared.domain.reports import ReasonCode, ReportStatus
+
+# A refusal lists at most MAX_LISTED problems and counts the rest, and its listed problems take at most
+# MAX_LISTED_BYTES of JSON, so the whole answer stays under 64 KB whatever the body (Lambda's limit is 6 MB, and a
+# partner's log should hold the answer). Each field of a problem is cut to a length no pointer or message needs.
+MAX_LISTED = 100
+MAX_LISTED_BYTES = 60_000
+_MAX_PATH, _MAX_CODE, _MAX_MESSAGE = 300, 100, 400
 
 
 class Answer(BaseModel):
@@ -54,18 +63,46 @@ class Requirement(Answer):
     message: str
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def listed(
+    requirements: Sequence[UnmetRequirement], budget: int = MAX_LISTED_BYTES
+) -> tuple[list[Requirement], int | None]:
+    """The requirements a refusal lists (in their order, within MAX_LISTED and `budget` bytes of JSON) and how many
+    more there are (None when all are listed)."""
+    shown: list[Requirement] = []
+    used = 0
+    for problem in requirements[:MAX_LISTED]:
+        entry = Requirement(
+            path=_cut(problem.path, _MAX_PATH),
+            code=_cut(problem.code, _MAX_CODE),
+            message=_cut(problem.message, _MAX_MESSAGE),
+        )
+        used += len(json.dumps(entry.as_json())) + 1
+        if used > budget:
+            break
+        shown.append(entry)
+    rest = len(requirements) - len(shown)
+    return shown, rest or None
+
+
 class Refusal(Answer):
     """Any 4xx the service itself explains."""
 
     message: str
-    unmet_requirements: list[Requirement]
+    unmet_requirements: list[Requirement] = Field(
+        description=f"every problem found, ordered by pointer; at most {MAX_LISTED} (see omittedRequirements)"
+    )
+    omitted_requirements: int | None = Field(
+        default=None, description="how many further problems were found but not listed, to keep the answer small"
+    )
 
     @classmethod
-    def of(cls, error: DomainError) -> Refusal:
-        return cls(
-            message=error.message,
-            unmet_requirements=[Requirement(path=r.path, code=r.code, message=r.message) for r in error.requirements],
-        )
+    def of(cls, error: DomainError, budget: int = MAX_LISTED_BYTES) -> Refusal:
+        shown, rest = listed(error.requirements, budget)
+        return cls(message=_cut(error.message, _MAX_MESSAGE), unmet_requirements=shown, omitted_requirements=rest)
 
 
 class BatchItem(Answer):
@@ -78,6 +115,7 @@ class BatchItem(Answer):
     duplicate: bool | None = None
     receipt_token: str | None = None
     unmet_requirements: list[Requirement] | None = None
+    omitted_requirements: int | None = None
 
 
 class BatchAnswer(Answer):

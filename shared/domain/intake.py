@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from shared.domain.answers import BatchItem, Receipt, Refusal, StatusView
+from shared.domain.answers import MAX_LISTED_BYTES, BatchItem, Receipt, Refusal, StatusView
 from shared.domain.callers import Caller
 from shared.domain.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
 from shared.domain.errors import (
@@ -126,6 +126,7 @@ def submit(
         details=report.details,
         source_format=report.source_format,
         external_id=report.external_id,
+        stale=report.stale,
         correlation_id=submission.correlation_id,
         content_fingerprint=key.content_fingerprint,
         receipt_hash=receipt_hash(receipt_token),
@@ -151,9 +152,11 @@ class BatchResult:
     status: int  # the HTTP status the item would have had alone: 202, 409, 422 or 503
     receipt: Receipt | None = None
     refusal: DomainError | None = None
+    listing_budget: int = MAX_LISTED_BYTES  # bytes of problems this item may list: the whole answer stays bounded
 
     def answer(self) -> BatchItem:
-        receipt, refusal = self.receipt, self.refusal
+        receipt = self.receipt
+        refusal = Refusal.of(self.refusal, self.listing_budget) if self.refusal else None
         return BatchItem(
             index=self.index,
             status=self.status,  # 202, 409, 422 or 503 by construction: validated here all the same
@@ -161,7 +164,8 @@ class BatchResult:
             report_status=receipt.status if receipt else None,
             duplicate=receipt.duplicate if receipt else None,
             receipt_token=receipt.receipt_token if receipt else None,
-            unmet_requirements=Refusal.of(refusal).unmet_requirements if refusal else None,
+            unmet_requirements=refusal.unmet_requirements if refusal else None,
+            omitted_requirements=refusal.omitted_requirements if refusal else None,
         )
 
     def as_json(self) -> dict[str, object]:
@@ -169,6 +173,7 @@ class BatchResult:
 
 
 BATCH_CONCURRENCY = 8  # parallel conditional writes; each item still costs exactly one
+BATCH_LISTED_BYTES = 45_000  # problems all items of a batch answer list together; the rest of it stays under 20 KB
 
 
 def submit_batch_json(
@@ -185,16 +190,17 @@ def submit_batch_json(
 
     def one(index: int, item: Submission | InvalidReport) -> BatchResult:
         if isinstance(item, InvalidReport):
-            return BatchResult(index, 422, refusal=item)
+            return BatchResult(index, 422, refusal=item, listing_budget=budget)
         try:
             receipt = submit(item, caller, store, secret=secret, protected_buckets=protected_buckets, now=now)
             return BatchResult(index, 202, receipt=receipt)
         except TokenConflict as conflict:
-            return BatchResult(index, 409, refusal=conflict)
+            return BatchResult(index, 409, refusal=conflict, listing_budget=budget)
         except StoreUnavailable:
             return BatchResult(index, 503)
 
     items = parse_batch(body, now=now)
+    budget = BATCH_LISTED_BYTES // len(items)  # the items share one answer's budget
     with ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY) as pool:
         return list(pool.map(one, range(len(items)), items))
 

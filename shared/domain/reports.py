@@ -39,10 +39,6 @@ class ReasonCode(StrEnum):
     NEED_MORE_INFORMATION = "NEED_MORE_INFORMATION"
 
 
-# Incident times outside this window are refused: the future is a clock or a typo, the distant past is not
-# actionable by an intake queue (an analyst can still file it by hand).
-
-
 def utc_timestamp(moment: datetime) -> str:
     """The table's time format (receivedAt and others): ISO 8601, UTC, milliseconds, Z; text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -93,6 +89,7 @@ class Report:
     details: Mapping[str, Any] = field(default_factory=dict)
     source_format: Literal["xarf4", "xarf3", "form"] = "xarf4"
     external_id: str | None = None  # the reporter's own id for it (XARF report_id)
+    stale: bool = False  # the incident is over a year old: accepted, and weighed as such by triage
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,8 @@ class Submission:
 
 
 def _json_text(value: Mapping[str, Any]) -> str | None:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True) if value else None
+    # UTF-8 as sent (no \u escapes): the stored size is the size the 16 KB budget measured.
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False) if value else None
 
 
 def _from_json_text(value: Any) -> Any:
@@ -112,8 +110,8 @@ def _from_json_text(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-# Type-specific XARF fields: stored as one JSON string, so that any shape a reporter sends (numbers, nulls, nesting)
-# round-trips exactly and counts once against the item budget.
+# Type-specific and unknown XARF fields (the report's extensions, at most 16 KB): stored as one JSON string, so that
+# any shape a reporter sends (numbers, nulls, nesting) round-trips exactly and counts once against the item budget.
 JsonText = Annotated[dict[str, Any], BeforeValidator(_from_json_text), PlainSerializer(_json_text)]
 
 
@@ -154,8 +152,9 @@ class ReportRecord(BaseModel):
     reporter_contact: str | None = None
     reporter_domain: str | None = None
     evidence: tuple[StoredEvidence, ...] = ()
-    details: JsonText = Field(default_factory=dict)
+    details: JsonText = Field(default_factory=dict)  # the extension fields, shown to analysts and exported
     external_id: str | None = None
+    stale: bool = False
     correlation_id: str | None = None
     case_id: str | None = None
     reason_code: str | None = None

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,3 +299,61 @@ def test_the_docs_page_is_served_with_the_forms_security_headers_and_only_its_ow
     (style,) = re.findall(r"<style>(.*?)</style>", body, flags=re.DOTALL)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     assert policy["style-src"] == f"'sha256-{digest}'"
+
+
+# --- The front door takes what real reporters send (issue 10) --------------------------------------------------------
+
+XARF_SAMPLES = sorted((Path(__file__).parent.parent / "fixtures" / "xarf" / "v4").glob("*.json"))
+
+
+def test_every_published_xarf_v4_sample_is_accepted_as_it_is_with_one_write_each(world, aws_calls):
+    assert len(XARF_SAMPLES) == 32
+    for path in XARF_SAMPLES:
+        status, body, _ = invoke(submit_event(b'{"report": ' + path.read_bytes() + b"}"))
+        assert status == 202, (path.stem, body)
+    items = table_items(world)
+    assert len(items) == 32 and aws_calls == {"PutItem": 32}, "one conditional write per report, no reads"
+    assert all(item["stale"] == {"BOOL": True} for item in items), "January 2025 incidents: accepted, marked stale"
+    spam = next(item for item in items if item["type"]["S"] == "spam")
+    assert json.loads(spam["details"]["S"]) == {
+        "protocol": "smtp",
+        "smtp_from": "marketing@example.com",
+        "subject": "Urgent: Claim Your Prize Now!",
+    }
+
+
+def test_a_typical_report_item_with_its_extensions_stays_under_one_write_unit(world):
+    from tests.integration.test_sweeper import item_bytes
+
+    invoke(submit_event({"report": xarf(target_brand="Example Bank", vendor_ticket="VT-20261202-0042")}))
+    (item,) = table_items(world)
+    assert item["stale"] == {"BOOL": False}
+    assert json.loads(item["details"]["S"]) == {"target_brand": "Example Bank", "vendor_ticket": "VT-20261202-0042"}
+    assert item_bytes(item) < 1024
+
+
+def test_a_5_mb_body_of_unknown_fields_answers_at_most_64_kb_and_writes_nothing(world, aws_calls):
+    fields = {f"vendor_field_{n}": "\u202e" for n in range(150_000)}
+    payload = json.dumps({"report": xarf(**fields)})
+    assert 4 * 1024 * 1024 < len(payload) <= 5 * 1024 * 1024
+    answer = lambda_handler(submit_event(payload), Context())
+    assert answer["statusCode"] == 422
+    assert len(answer["body"].encode()) <= 64 * 1024
+    body = json.loads(answer["body"])
+    assert (
+        len(body["unmetRequirements"]) == 100 and body["omittedRequirements"] == 150_000 + 1 - 100
+    )  # and the 16 KB budget
+    assert "PutItem" not in aws_calls and table_items(world) == []
+
+
+def test_a_refusal_with_three_distinct_problems_lists_all_three(world):
+    report = xarf(timestamp="2026-12-02 10:00")
+    report["reporter"]["contact"] = "not an address"
+    del report["url"]
+    status, body, _ = invoke(submit_event({"report": report}))
+    assert status == 422
+    assert [(r["path"], r["code"]) for r in body["unmetRequirements"]] == [
+        ("/report/reporter/contact", "rule.contact.malformed"),
+        ("/report/timestamp", "rule.timestamp.malformed"),
+        ("/report/url", "rule.url.missing"),
+    ]
