@@ -65,7 +65,7 @@ Pipeline access patterns
 
 Stream: NEW_IMAGE, the outbox. Everything downstream of a write is driven from it, so a crash after the PutItem loses
 nothing. A typical report item is well under 1 KB (one write unit); description is capped at 1,000 characters and
-the type-specific details at 4 KB, which bounds the worst case.
+the type-specific and extension fields at 16 KB, which bounds the worst case (a few write units).
 
 This module must never log item contents: descriptions, contacts and resources are reporters' data.
 """
