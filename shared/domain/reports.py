@@ -99,9 +99,14 @@ class Submission:
     correlation_id: str | None = None
 
 
+def compact_json(value: Any) -> str:
+    """Compact, stable JSON, UTF-8 as sent (no \\u escapes): the extension fields are measured against their 16 KB
+    budget (shared.domain.xarf) in exactly the form they are stored in."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def _json_text(value: Mapping[str, Any]) -> str | None:
-    # UTF-8 as sent (no \u escapes): the stored size is the size the 16 KB budget measured.
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False) if value else None
+    return compact_json(value) if value else None
 
 
 def _from_json_text(value: Any) -> Any:

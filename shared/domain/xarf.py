@@ -29,7 +29,6 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -39,7 +38,16 @@ import jiter
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.domain.errors import InvalidReport, MalformedBody, UnmetRequirement, requirement
-from shared.domain.reports import EvidenceDigest, ReasonCode, Report, Reporter, ReportRecord, ReportStatus, Submission
+from shared.domain.reports import (
+    EvidenceDigest,
+    ReasonCode,
+    Report,
+    Reporter,
+    ReportRecord,
+    ReportStatus,
+    Submission,
+    compact_json,
+)
 from shared.domain.resources import InvalidResource, Resource, ResourceKind, canonicalize, canonicalize_url
 from shared.domain.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT, LINE_PATTERN, TEXT_PATTERN
 from shared.domain.xarf_vocabulary import CATEGORIES, CORE_FIELDS, SPEC_VERSION, TYPES
@@ -53,9 +61,6 @@ URL_SCHEMES = frozenset({"http", "https", "s3"})
 MAX_INLINE_BINARY = 1024  # bytes of base64-decoded data a field outside evidence[] may carry
 MAX_BATCH = 100  # submissions per batch request
 SEND_AS_EVIDENCE = "send files as evidence items"
-
-# CSAM bytes are never transmitted (the AWS Abuse Signal API's rule): such reports carry URLs and hashes only.
-PAYLOAD_FORBIDDEN_TYPES = frozenset({("content", "csam"), ("content", "csem")})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -353,9 +358,10 @@ def _field_violation(value: Any, rule: Mapping[str, Any]) -> tuple[str, str] | N
         if rule.get("uniqueItems") and len({compact_json(item) for item in value}) < len(value):
             return "duplicate_items", "each item at most once"
         items: Mapping[str, Any] | None = rule.get("items")
-        for index, item in enumerate(value if items is not None else ()):
-            if items is not None and (why := _field_violation(item, items)) is not None:
-                return why[0], f"item {index}: {why[1]}"
+        if items is not None:
+            for index, item in enumerate(value):
+                if (why := _field_violation(item, items)) is not None:
+                    return why[0], f"item {index}: {why[1]}"
     if isinstance(value, dict):
         missing = [name for name in rule.get("required", ()) if name not in value]
         if missing:
@@ -714,11 +720,6 @@ def _is_date(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 10
-
-
-def compact_json(value: Any) -> str:
-    """Compact, stable JSON, for measuring and storing the extension fields."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 def describe_types() -> Iterable[tuple[str, str]]:
