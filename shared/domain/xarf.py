@@ -660,7 +660,10 @@ def ordered(problems: list[UnmetRequirement]) -> list[UnmetRequirement]:
 
 
 def _pointer_key(path: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple((1, int(token), "") if token.isdigit() else (2, 0, token) for token in path.split("/"))
+    # Array indexes are ASCII digits (RFC 6901); str.isdigit alone also takes "²", which int() refuses.
+    return tuple(
+        (1, int(token), "") if token.isascii() and token.isdigit() else (2, 0, token) for token in path.split("/")
+    )
 
 
 def _code_name(name: str) -> str:

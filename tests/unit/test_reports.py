@@ -321,6 +321,16 @@ def test_messages_are_words_with_examples_not_patterns():
         assert not re.search(r"[\^$\\]|\[.*\]|Input should|String should", problem.message), problem
 
 
+def test_field_names_that_look_like_digits_to_unicode_are_refused_in_pointer_order_not_with_a_5xx():
+    # "²" and "٣" are digits to str.isdigit; a JSON pointer's array indexes are ASCII digits only.
+    report = xarf(**{"\u00b2": "bell\u0007", "\u0663": "bell\u0007", "url": "javascript:alert(1)"})
+    with pytest.raises(InvalidReport) as caught:
+        parse_submission(body(report))
+    paths = [problem.path for problem in caught.value.requirements]
+    assert {"/report/\u00b2", "/report/\u0663", "/report/url"} <= set(paths)
+    assert paths == sorted(paths, key=lambda path: path.split("/")), "ordered by pointer"
+
+
 def test_a_refusal_lists_at_most_100_problems_and_counts_the_rest():
     from shared.domain.answers import Refusal
 
