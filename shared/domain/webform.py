@@ -4,7 +4,8 @@ The form is the way in for people without an API client: anonymous allowed, on a
 without JavaScript (README.md, "Web form"). It is not a XARF document, so it does not pretend to be one: it builds
 the internal `Report` directly (source_format "form") and hands it to the same `shared.domain.intake.submit` as the API,
 applying the same rules on the way: resources through `shared.resources` (so a URL typed here and the same URL in a
-partner's XARF are one resource), text hygiene from `shared.text`, the XARF category/type vocabulary, and the
+partner's XARF are one resource), text hygiene from `shared.domain.text`
+(the same `screen` as the API's), the XARF category/type vocabulary, and the
 incident-time window of `shared.reports`. XARF's per-type required fields do not apply: a person cannot be asked for
 a DDoS report's `protocol`. What the form asks instead is what DSA Art. 16(2) makes a notice: the exact location
 (one or more URLs), an explanation, a name and email that are optional (never required, and for child sexual abuse
@@ -52,7 +53,7 @@ from shared.domain.errors import (
 )
 from shared.domain.reports import ReasonCode, Report, Reporter, ReportStatus, Submission
 from shared.domain.resources import InvalidResource, Resource, ResourceKind, canonicalize
-from shared.domain.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
+from shared.domain.text import forbidden_character, kind_of, screen
 from shared.domain.xarf import MAX_CLOCK_SKEW, MAX_INCIDENT_AGE
 from shared.domain.xarf_vocabulary import TYPES
 
@@ -410,6 +411,7 @@ def to_submission(form: ReportForm, *, now: datetime) -> Submission:
                 "Confirm that you believe the information in this report is accurate and complete",
             )
         )
+    problems = _with_text_rules(form, problems)
     if problems or choice is None:
         raise InvalidReport(REFUSED, problems)
     reporter = None
@@ -443,6 +445,39 @@ def send(
     now = now or datetime.now(UTC)
     submission = to_submission(form, now=now)
     return intake.submit(submission, ANONYMOUS, store, secret=secret, protected_buckets=protected_buckets, now=now)
+
+
+# The typed fields the text rules apply to, with what the page calls them and the field an error is shown next to
+# (the time zone offset is the `when` field's, filled in by the page's script).
+_TYPED_FIELDS = {
+    "urls": ("The web addresses", "/urls"),
+    "explanation": ("The explanation", "/explanation"),
+    "when": ("The date and time", "/when"),
+    "tz_offset": ("The date and time", "/when"),
+    "name": ("The name", "/name"),
+    "email": ("The email address", "/email"),
+}
+_FIELD_ORDER = ("", "/kind", "/urls", "/explanation", "/when", "/name", "/email", "/good_faith")
+
+
+def _with_text_rules(form: ReportForm, problems: list[UnmetRequirement]) -> list[UnmetRequirement]:
+    """The problems found, where a field breaking the text rules (shared/domain/text.py, the API's own) is told
+    that instead of anything else about it: what it shows is not what it holds, so nothing else said would help."""
+    typed = {name: getattr(form, name) for name in _TYPED_FIELDS}
+    worded: dict[str, UnmetRequirement] = {}
+    for hidden in screen(typed, free_text=("urls", "explanation")):
+        name = hidden.path.lstrip("/")
+        label, path = _TYPED_FIELDS[name]
+        found = forbidden_character(typed[name], one_line=name not in ("urls", "explanation"))
+        kind = kind_of(found[1]) if found else "a character that cannot be shown"
+        message = f"{label} contains {kind}, which is not allowed here. Type it again rather than pasting it"
+        worded.setdefault(path, requirement(path, f"rule.{path[1:]}.forbidden_characters", message))
+    kept = [problem for problem in problems if problem.path not in worded]
+    return sorted([*kept, *worded.values()], key=lambda problem: _order_of(problem.path))
+
+
+def _order_of(path: str) -> int:
+    return _FIELD_ORDER.index(path) if path in _FIELD_ORDER else len(_FIELD_ORDER)
 
 
 def _resources(text: str, choice: Choice | None, problems: list[UnmetRequirement]) -> tuple[Resource, ...]:
@@ -510,14 +545,6 @@ def _explanation(text: str, problems: list[UnmetRequirement]) -> str:
                 f"Explanation must be {MAX_EXPLANATION_CHARS:,} characters or fewer (it has {len(value):,})",
             )
         )
-    elif FORBIDDEN_IN_TEXT.search(value):
-        problems.append(
-            requirement(
-                "/explanation",
-                "rule.explanation.forbidden_characters",
-                "Remove control or text-direction characters from the explanation",
-            )
-        )
     return value
 
 
@@ -565,18 +592,12 @@ def _name(text: str, problems: list[UnmetRequirement]) -> str:
         problems.append(
             requirement("/name", "rule.name.too_long", f"Name must be {MAX_NAME_CHARS} characters or fewer")
         )
-    elif FORBIDDEN_IN_LINE.search(value):
-        problems.append(
-            requirement(
-                "/name", "rule.name.forbidden_characters", "Remove control or invisible characters from the name"
-            )
-        )
     return value
 
 
 def _email(text: str, problems: list[UnmetRequirement]) -> str:
     value = text.strip()
-    if value and (len(value) > MAX_EMAIL_CHARS or FORBIDDEN_IN_LINE.search(value) or not _EMAIL.fullmatch(value)):
+    if value and (len(value) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(value)):
         problems.append(
             requirement(
                 "/email",

@@ -49,7 +49,7 @@ from shared.domain.reports import (
     compact_json,
 )
 from shared.domain.resources import InvalidResource, Resource, ResourceKind, canonicalize, canonicalize_url
-from shared.domain.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT, LINE_PATTERN, TEXT_PATTERN
+from shared.domain.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT, LINE_PATTERN, TEXT_PATTERN, screen
 from shared.domain.xarf_vocabulary import CATEGORIES, CORE_FIELDS, SPEC_VERSION, TYPES
 
 STALE_AFTER = timedelta(days=365)
@@ -209,6 +209,10 @@ def submission_from(data: Any, *, now: datetime | None = None, pointer: str = ""
             "A submission must be a JSON object.",
             [requirement(pointer, "rule.body.not_object", 'a JSON object such as {"report": {...}}')],
         )
+    # Text hygiene and JSON's numbers first, on every string and number as sent (before v3 conversion, so pointers
+    # are into the sender's body): nothing that fails them is worth checking further (shared/domain/text.py).
+    if hygiene := screen(data, pointer=pointer):
+        raise InvalidReport("The report does not meet the requirements.", hygiene)
     raw = data.get("report")
     source_format: Literal["xarf4", "xarf3"] = "xarf4"
     if isinstance(raw, dict) and _is_xarf_v3(raw):
