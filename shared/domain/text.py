@@ -73,12 +73,9 @@ _SUSPECT = re.compile(f"[{_char_class(_RANGES)}\ud800-\udfff]")
 # a Rust string cannot hold one, and `screen` refuses them first).
 LINE_PATTERN = f"^[^{_char_class(_RANGES)}]*$"
 TEXT_PATTERN = f"^[^{_char_class(_RANGES, _ALLOWED_IN_TEXT)}]*$"
-FORBIDDEN_IN_LINE = re.compile(f"[{_char_class(_RANGES)}\ud800-\udfff]")
-FORBIDDEN_IN_TEXT = re.compile(f"[{_char_class(_RANGES, _ALLOWED_IN_TEXT)}\ud800-\udfff]")
 
 # Free-text fields of a report, by name (wherever they are): everything else is one line.
 FREE_TEXT_FIELDS = frozenset({"description", "payload_sample"})
-MAX_SCREEN_PROBLEMS = 20  # a body of a million bad strings is answered with the first few, not a million pointers
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 _WHITESPACE = re.compile(r"\s+")
@@ -117,12 +114,12 @@ def screen(
 
     A string is free text when the member holding it (or the array holding it) is named in `free_text`; all others
     are one line. The answer is one requirement per offending value, with its JSON pointer under `pointer`, in
-    document order, at most MAX_SCREEN_PROBLEMS of them. Walks with a stack: no recursion limit to hit, whatever the
-    nesting (the JSON parser bounds the depth).
+    document order, all of them (the refusal that lists them is bounded: shared.domain.answers.Refusal). Walks
+    with a stack: no recursion limit to hit, whatever the nesting (the JSON parser bounds the depth).
     """
     problems: list[UnmetRequirement] = []
     stack: list[tuple[str, str, Any]] = [(pointer, "", document)]
-    while stack and len(problems) < MAX_SCREEN_PROBLEMS:
+    while stack:
         path, name, value = stack.pop()
         if isinstance(value, str):
             found = forbidden_character(value, one_line=name not in free_text)
@@ -142,7 +139,7 @@ def screen(
             stack += reversed(members)  # popped in document order
         elif isinstance(value, list):
             stack += reversed([(f"{path}/{index}", name, member) for index, member in enumerate(value)])
-    return problems[:MAX_SCREEN_PROBLEMS]
+    return problems
 
 
 def _code_name(name: str) -> str:

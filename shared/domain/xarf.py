@@ -49,7 +49,7 @@ from shared.domain.reports import (
     compact_json,
 )
 from shared.domain.resources import InvalidResource, Resource, ResourceKind, canonicalize, canonicalize_url
-from shared.domain.text import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT, LINE_PATTERN, TEXT_PATTERN, screen
+from shared.domain.text import LINE_PATTERN, TEXT_PATTERN, screen
 from shared.domain.xarf_vocabulary import CATEGORIES, CORE_FIELDS, SPEC_VERSION, TYPES
 
 STALE_AFTER = timedelta(days=365)
@@ -209,10 +209,10 @@ def submission_from(data: Any, *, now: datetime | None = None, pointer: str = ""
             "A submission must be a JSON object.",
             [requirement(pointer, "rule.body.not_object", 'a JSON object such as {"report": {...}}')],
         )
-    # Text hygiene and JSON's numbers first, on every string and number as sent (before v3 conversion, so pointers
-    # are into the sender's body): nothing that fails them is worth checking further (shared/domain/text.py).
-    if hygiene := screen(data, pointer=pointer):
-        raise InvalidReport("The report does not meet the requirements.", hygiene)
+    # Text hygiene and JSON's numbers on every string and number as sent (before v3 conversion, so pointers are
+    # into the sender's body; shared/domain/text.py). Like every other validator it runs in full, without a cap:
+    # the refusal bounds what it lists and counts the rest.
+    hygiene = screen(data, pointer=pointer)
     raw = data.get("report")
     source_format: Literal["xarf4", "xarf3"] = "xarf4"
     if isinstance(raw, dict) and _is_xarf_v3(raw):
@@ -228,8 +228,8 @@ def submission_from(data: Any, *, now: datetime | None = None, pointer: str = ""
         problems += _requirements_from(exc, pointer)
     checked = _check_report(raw, now or datetime.now(UTC), base_path, problems) if isinstance(raw, dict) else None
     evidence = _evidence(submission.report, base_path, problems) if submission is not None else ()
-    if problems or submission is None or checked is None:
-        raise InvalidReport("The report does not meet the requirements.", ordered(problems))
+    if hygiene or problems or submission is None or checked is None:
+        raise InvalidReport("The report does not meet the requirements.", ordered(_hygiene_first(hygiene, problems)))
     xarf = submission.report
     resources, extensions, stale = checked
     report = Report(
@@ -436,8 +436,8 @@ _BASE64_RUN = re.compile(rf"[A-Za-z0-9+/_-]{{{MAX_INLINE_BINARY * 4 // 3 + 2},}}
 
 
 def screen_content(data: Mapping[str, Any], pointer: str = "") -> list[UnmetRequirement]:
-    """Binary content outside evidence[], URL-shaped fields with other schemes than http, https or s3, and the text
-    hygiene of extension fields (their strings and their keys), anywhere in one submission."""
+    """Binary content outside evidence[] and URL-shaped fields with other schemes than http, https or s3, anywhere
+    in one submission. (Hidden characters, in values and names alike, are shared.domain.text.screen's.)"""
     problems: list[UnmetRequirement] = []
     for name, value in data.items():
         path = f"{pointer}/{_escape(name)}"
@@ -445,34 +445,24 @@ def screen_content(data: Mapping[str, Any], pointer: str = "") -> list[UnmetRequ
             for field, member in value.items():
                 if field == "evidence":
                     continue  # evidence payloads are base64 by definition; shared.domain.xarf._evidence checks them
-                extension = field not in CORE_FIELDS
-                _screen(member, f"{path}/{_escape(field)}", field, extension, field not in URL_FIELDS, problems)
-                if extension and FORBIDDEN_IN_LINE.search(field):
-                    problems.append(_forbidden_name(f"{path}/{_escape(field)}"))
+                _screen(member, f"{path}/{_escape(field)}", field, field not in URL_FIELDS, problems)
         else:
-            _screen(value, path, name, False, True, problems)
+            _screen(value, path, name, True, problems)
     return problems
 
 
-def _screen(
-    value: Any, path: str, name: str, extension: bool, check_scheme: bool, problems: list[UnmetRequirement]
-) -> None:
+def _screen(value: Any, path: str, name: str, check_scheme: bool, problems: list[UnmetRequirement]) -> None:
     if isinstance(value, str):
-        _screen_string(value, path, name, extension, check_scheme, problems)
+        _screen_string(value, path, name, check_scheme, problems)
     elif isinstance(value, dict):
         for key, member in value.items():
-            member_path = f"{path}/{_escape(key)}"
-            if extension and FORBIDDEN_IN_LINE.search(key):
-                problems.append(_forbidden_name(member_path))
-            _screen(member, member_path, key, extension, True, problems)
+            _screen(member, f"{path}/{_escape(key)}", key, True, problems)
     elif isinstance(value, list):
         for index, member in enumerate(value):
-            _screen(member, f"{path}/{index}", name, extension, check_scheme, problems)
+            _screen(member, f"{path}/{index}", name, check_scheme, problems)
 
 
-def _screen_string(
-    value: str, path: str, name: str, extension: bool, check_scheme: bool, problems: list[UnmetRequirement]
-) -> None:
+def _screen_string(value: str, path: str, name: str, check_scheme: bool, problems: list[UnmetRequirement]) -> None:
     code = _code_name(name)
     if check_scheme and _is_url_shaped(name):
         scheme = value.strip().split(":", 1)[0].lower() if ":" in value else ""
@@ -481,20 +471,12 @@ def _screen_string(
                 requirement(path, f"rule.{code}.scheme_not_allowed", "only http, https and s3 URLs are accepted")
             )
             return
-    if extension and FORBIDDEN_IN_TEXT.search(value):
-        problems.append(requirement(path, f"rule.{code}.forbidden_characters", "control or bidi-override characters"))
     if len(value) >= 6 and _DATA_URI.search(value) or len(value) > MAX_INLINE_BINARY and _BASE64_RUN.search(value):
         problems.append(requirement(path, f"rule.{code}.binary_content", SEND_AS_EVIDENCE))
 
 
 def _is_url_shaped(name: str) -> bool:
     return name == "url" or name.endswith("_url")
-
-
-def _forbidden_name(path: str) -> UnmetRequirement:
-    return requirement(
-        path, "rule.field_name.forbidden_characters", "a field name with control or invisible characters"
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -655,6 +637,15 @@ def _in_words(error: Any, pattern: str | None) -> str:
     if kind == "less_than_equal":
         return f"at most {ctx.get('le')}"
     return _TYPE_ERRORS.get(kind, "not a valid value for this field")
+
+
+def _hygiene_first(hygiene: list[UnmetRequirement], problems: list[UnmetRequirement]) -> list[UnmetRequirement]:
+    """A value that breaks the text rules is told that, and not what else a validator says about its text (a pattern,
+    a format): what it shows is not what it holds, so that would only mislead. Its size still counts."""
+    if not hygiene:
+        return problems
+    hidden = {problem.path for problem in hygiene}
+    return hygiene + [p for p in problems if p.path not in hidden or p.code == "rule.extensions.too_large"]
 
 
 def ordered(problems: list[UnmetRequirement]) -> list[UnmetRequirement]:

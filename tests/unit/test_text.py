@@ -7,8 +7,9 @@ import json
 import pytest
 
 from shared.domain import webform
+from shared.domain.answers import MAX_LISTED, Refusal
 from shared.domain.errors import InvalidReport
-from shared.domain.text import FREE_TEXT_FIELDS, MAX_SCREEN_PROBLEMS, screen
+from shared.domain.text import FREE_TEXT_FIELDS, screen
 from shared.domain.xarf import parse_batch, parse_submission
 from tests.samples import PARTNER, body, xarf
 from tests.unit.test_webform import NOW, filled, refusal
@@ -105,9 +106,27 @@ def test_non_numbers_in_extension_fields_are_refused_whatever_their_bounds(const
     assert ("/report/amplification_factor", "rule.amplification_factor.not_a_number") in refused(raw)
 
 
-def test_a_body_full_of_bad_strings_gets_a_bounded_answer() -> None:
-    raw = body(xarf(credential_fields=["\x00"] * 10_000))
-    assert len(refused(raw)) == MAX_SCREEN_PROBLEMS
+def test_a_body_full_of_bad_strings_gets_a_bounded_answer_that_counts_every_one() -> None:
+    with pytest.raises(InvalidReport) as caught:
+        parse_submission(body(xarf(credential_fields=["\x00"] * 10_000)))
+    answer = Refusal.of(caught.value).as_json()
+    listed = answer["unmetRequirements"]
+    assert isinstance(listed, list) and len(listed) == MAX_LISTED
+    # The list as a whole is over the extension budget; then each of its 10,000 members is told, in order.
+    assert [item["code"] for item in listed[:1]] == ["rule.extensions.too_large"]
+    assert [item["path"] for item in listed[1:3]] == ["/report/credential_fields/0", "/report/credential_fields/1"]
+    assert answer["omittedRequirements"] == 1 + 10_000 - MAX_LISTED
+
+
+def test_hidden_characters_are_told_together_with_every_other_problem() -> None:
+    report = xarf(reporter=PARTNER | {"contact": "abuse\u200b@cert.example"}, timestamp="yesterday")
+    del report["url"]
+    problems = refused(body(report))
+    assert ("/report/reporter/contact", "rule.contact.forbidden_characters") in problems
+    assert {path for path, _ in problems} >= {"/report/reporter/contact", "/report/timestamp", "/report/url"}
+    assert [code for path, code in problems if path == "/report/reporter/contact"] == [
+        "rule.contact.forbidden_characters"
+    ]
 
 
 def test_screen_walks_any_depth_without_recursion() -> None:
