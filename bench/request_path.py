@@ -1,8 +1,9 @@
-"""`make bench`, request-path section: DynamoDB calls per report, validation cost, and the modelled price of a report.
+"""`make bench`, request-path section: DynamoDB and S3 calls per report (with and without evidence payloads),
+validation cost, and the modelled price of a report.
 
-Calls are counted with botocore's before-call hook on the product's DynamoDB client, under moto, in a world built
-from infra/template.yaml: deterministic, so they compare run to run. Validation is timed in this process (medians of
-7 repeats) as a ratio to `json.loads` of the same body.
+Calls are counted with botocore's before-call hook on the product's DynamoDB and request-path S3 clients, under
+moto, in a world built from infra/template.yaml: deterministic, so they compare run to run. Validation is timed in
+this process (medians of 7 repeats) as a ratio to `json.loads` of the same body.
 """
 
 from __future__ import annotations
@@ -39,8 +40,21 @@ class _Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:IntakeFunction"
 
 
-def _calls_per_report() -> tuple[Counter[str], Counter[str]]:
-    """The same report twice through the intake handler: a new report, then its duplicate."""
+def _evidence_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The sample event with three distinct evidence payloads of 64 KB each (the body stays a few hundred KB)."""
+    import base64
+
+    payload = json.loads(event["body"]) | {"clientToken": "bench-evidence"}  # other content: another token
+    payload["report"]["evidence"] = [
+        {"content_type": "application/octet-stream", "payload": base64.b64encode(bytes([n]) * 65_536).decode()}
+        for n in range(3)
+    ]
+    return event | {"body": json.dumps(payload)}
+
+
+def _calls_per_report() -> dict[str, tuple[Counter[str], Counter[str], int]]:
+    """Each sample twice through the intake handler (a new report, then its duplicate): the calls each made, on the
+    request path's DynamoDB and S3 clients, and how many evidence objects the duplicate created."""
     from moto import mock_aws
 
     saved = dict(os.environ)
@@ -52,6 +66,10 @@ def _calls_per_report() -> tuple[Counter[str], Counter[str]]:
     from shared.config import settings
     from tests.samples import with_fresh_timestamp
 
+    def stored_versions(bucket: str) -> int:
+        return len(aws.s3().list_object_versions(Bucket=bucket).get("Versions", []))
+
+    measured = {}
     try:
         with mock_aws():
             aws.clear()
@@ -60,23 +78,34 @@ def _calls_per_report() -> tuple[Counter[str], Counter[str]]:
             os.environ.update(world.function_environment("IntakeFunction"))
             quiet_environment()
             handler = importlib.import_module("functions.intake.handler")
-            event = with_fresh_timestamp(json.loads((ROOT / "events" / "submit_report.json").read_text()))
-            new, duplicate = Counter[str](), Counter[str]()
-            for counter in (new, duplicate):
+            plain = with_fresh_timestamp(json.loads((ROOT / "events" / "submit_report.json").read_text()))
+            for name, event in (("plain", plain), ("evidence", _evidence_event(plain))):
+                new, duplicate = Counter[str](), Counter[str]()
+                created = 0
+                for counter in (new, duplicate):
 
-                def count(model: Any, counter: Counter[str] = counter, **_: Any) -> None:
-                    counter[model.name] += 1
+                    def count(model: Any, counter: Counter[str] = counter, **_: Any) -> None:
+                        counter[model.name] += 1
 
-                aws.dynamodb().meta.events.register("before-call.*.*", count)
-                answer = handler.lambda_handler(event, _Context())
-                aws.dynamodb().meta.events.unregister("before-call.*.*", count)
-                assert answer["statusCode"] == 202, answer
+                    before = stored_versions(os.environ["EVIDENCE_BUCKET"])
+                    for client in (aws.dynamodb(), aws.s3_request_path()):
+                        client.meta.events.register("before-call.*.*", count)
+                    answer = handler.lambda_handler(event, _Context())
+                    for client in (aws.dynamodb(), aws.s3_request_path()):
+                        client.meta.events.unregister("before-call.*.*", count)
+                    assert answer["statusCode"] == 202, answer
+                    created = stored_versions(os.environ["EVIDENCE_BUCKET"]) - before
+                measured[name] = (new, duplicate, created)
     finally:
         aws.clear()
         settings.cache_clear()
         os.environ.clear()
         os.environ.update(saved)
-    return new, duplicate
+    return measured
+
+
+def _dynamodb(calls: Counter[str]) -> Counter[str]:
+    return Counter({op: n for op, n in calls.items() if op in READS | WRITES})
 
 
 def _spelled(calls: Counter[str]) -> str:
@@ -115,12 +144,27 @@ def _cost_per_million(new: Counter[str]) -> float:
 
 
 def measure() -> list[Figure]:
-    new, duplicate = _calls_per_report()
+    measured = _calls_per_report()
+    new, duplicate, _ = measured["plain"]
     reads = sum(n for op, n in (new + duplicate).items() if op in READS)
+    with_payloads, again, created_again = measured["evidence"]
     return [
         Figure("request path: DynamoDB calls, new report", sum(new.values()), budget=1, note=_spelled(new)),
         Figure("request path: DynamoDB calls, duplicate", sum(duplicate.values()), budget=1, note=_spelled(duplicate)),
         Figure("request path: DynamoDB reads, new + duplicate", reads, budget=0),
+        Figure(
+            "evidence: S3 puts, 3 distinct payloads",
+            with_payloads["PutObject"],
+            budget=3,
+            note=f"one conditional put each; S3 calls: {with_payloads.total() - _dynamodb(with_payloads).total()}",
+        ),
+        Figure(
+            "evidence: DynamoDB calls, 3 payloads",
+            sum(_dynamodb(with_payloads).values()),
+            budget=1,
+            note=_spelled(_dynamodb(with_payloads)) + ": the report and 3 custody events",
+        ),
+        Figure("evidence: objects created by the same request again", created_again, budget=0, note=_spelled(again)),
         *_validation(),
         Figure("cost per 1M reports, intake path", _cost_per_million(new), "$", note="API GW + Lambda + DynamoDB"),
     ]

@@ -59,6 +59,7 @@ PARAMETER_OF_VARIABLE: dict[str, str] = {
     "PARTNERS": "PartnerPrincipals",
     "TRUST_SAFETY_EMAIL": "TrustSafetyEmail",
     "MAX_BODY_BYTES": "MaxBodyBytes",
+    "CONTACT_RETENTION_DAYS": "ContactRetentionDays",
     "POWERTOOLS_LOG_LEVEL": "LogLevel",
     "LOG_LEVEL": "LogLevel",
     "PARTNER_RATE_LIMIT": "PartnerRateLimit",

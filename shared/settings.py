@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.domain.callers import TrustTier
+from shared.domain.reports import CONTACT_RETENTION_DAYS
 
 
 class Partner(BaseModel):
@@ -34,12 +35,14 @@ class Settings(BaseModel):
     partners: dict[str, Partner] = Field(default_factory=dict)
     # The only buckets the service may ever send a request about (comma-separated bucket names).
     protected_buckets: frozenset[str] = frozenset()
-    # Quarantine (shared/domain/quarantine.py). Only the worker needs the evidence settings; it names the variable it
-    # misses.
+    # The evidence bucket and its key: the quarantine worker's copies (shared/domain/quarantine.py; it names the
+    # variable it misses) and the payloads reporters send (the intake, which takes no payload without them).
     evidence_bucket: str | None = Field(default=None, min_length=3, max_length=63)
     evidence_kms_key_id: str | None = Field(default=None, min_length=1)
     # REPORT Act: at least a year. Lower is refused here rather than discovered by a court.
     evidence_retention_days: int = Field(default=365, ge=365, le=3650)
+    # Days a reporter's contact details are kept after receipt (the dispatcher moves them to an item that expires).
+    contact_retention_days: int = Field(default=CONTACT_RETENTION_DAYS, ge=30, le=3650)
     # Where the dispatcher sends QuarantineRequest messages (QUARANTINE_QUEUE_URL).
     quarantine_queue_url: str | None = None
     # Pipeline (shared/domain/dispatch.py, shared/domain/escalation.py): the FIFO escalation queue, the on-call SNS

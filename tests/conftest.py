@@ -58,9 +58,12 @@ def aws_calls() -> Iterator[Counter[str]]:
     def count(model: Any, **_: Any) -> None:
         calls[model.name] += 1
 
-    aws.dynamodb().meta.events.register("before-call.*.*", count)
+    clients = (aws.dynamodb(), aws.s3_request_path())  # the request path's clients
+    for client in clients:
+        client.meta.events.register("before-call.*.*", count)
     yield calls
-    aws.dynamodb().meta.events.unregister("before-call.*.*", count)
+    for client in clients:
+        client.meta.events.unregister("before-call.*.*", count)
 
 
 @pytest.fixture
@@ -158,7 +161,7 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
 
 
 def pipeline_clients() -> list[Any]:
-    return [aws.dynamodb(), aws.sqs(), aws.s3(), aws.sns()]
+    return [aws.dynamodb(), aws.sqs(), aws.s3(), aws.sns(), aws.s3_request_path()]
 
 
 @pytest.fixture

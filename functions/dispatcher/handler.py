@@ -31,7 +31,7 @@ def _queues() -> dispatch.Queues:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = dispatch.dispatch(
         read_records(event.get("Records") or []),
-        store=CaseTable(settings().table_name),
+        store=CaseTable(settings().table_name, contact_retention_days=settings().contact_retention_days),
         outbox=SqsOutbox(),
         queues=_queues(),
     )

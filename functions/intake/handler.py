@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.intake_evidence import IntakeEvidence
 from shared.adapters.reports_table import ReportTable
 from shared.adapters.server_secret import server_secret
 from shared.config import settings
@@ -27,6 +28,14 @@ app = APIGatewayRestResolver()
 
 def _table() -> ReportTable:
     return ReportTable(settings().table_name)
+
+
+def _evidence() -> IntakeEvidence | None:
+    # None where no evidence bucket is configured: reports without payloads are still taken, those with get a 503.
+    config = settings()
+    if config.evidence_bucket is None or config.evidence_kms_key_id is None:
+        return None
+    return IntakeEvidence(config.evidence_bucket, config.evidence_kms_key_id)
 
 
 def _secret() -> bytes:
@@ -55,7 +64,9 @@ def _json(status: int, body: dict[str, object], headers: dict[str, str] | None =
 @app.post("/v1/reports")
 def submit_report() -> Response[str]:
     protected = settings().protected_buckets
-    receipt = intake.submit_json(_submitted(), _caller(), _table(), secret=_secret(), protected_buckets=protected)
+    receipt = intake.submit_json(
+        _submitted(), _caller(), _table(), secret=_secret(), protected_buckets=protected, evidence=_evidence()
+    )
     logger.append_keys(report_id=receipt.report_id)
     logger.info("report received", extra={"duplicate": receipt.duplicate})
     metrics.add_metric(name="DuplicateReports" if receipt.duplicate else "NewReports", unit=MetricUnit.Count, value=1)
@@ -65,7 +76,9 @@ def submit_report() -> Response[str]:
 @app.post("/v1/reports/batch")
 def submit_batch() -> Response[str]:
     protected = settings().protected_buckets
-    results = intake.submit_batch_json(_submitted(), _caller(), _table(), secret=_secret(), protected_buckets=protected)
+    results = intake.submit_batch_json(
+        _submitted(), _caller(), _table(), secret=_secret(), protected_buckets=protected, evidence=_evidence()
+    )
     logger.info("batch received", extra={"items": len(results), "statuses": dict(Counter(r.status for r in results))})
     metrics.add_metric(name="BatchItems", unit=MetricUnit.Count, value=len(results))
     return _json(200, BatchAnswer(results=[result.answer() for result in results]).as_json())

@@ -58,6 +58,31 @@ def _responses(*codes: int, ok: tuple[int, str, str] | None = None) -> dict[str,
     return answers
 
 
+DESCRIPTION = f"""Report abuse hosted on our cloud as XARF {SPEC_VERSION} documents (v3 is converted). Sign every call
+with SigV4 (service execute-api) and send your API key in x-api-key.
+
+The same report. From the same caller: the same clientToken, whatever the content (other content under a used
+token is 409); without a clientToken, the same category, type, resources (in canonical form), reporter contact,
+description (case and whitespace folded) and evidence payloads (the same set of SHA-256s). XARF's report_id and
+timestamp are not content. A duplicate answers 202 with the original reportId, `duplicate: true` and the same
+receiptToken, and writes nothing new.
+
+What is accepted. Whatever the official `xarf` library's parse accepts, unless it breaks one of these rules:
+incident times more than 15 minutes in the future (older than a year is accepted and marked stale); `data:` URIs
+or base64 over 1 KB outside `evidence[]` (send files as evidence items); `url` and `*_url` fields other than http,
+https or s3; control, bidi, invisible or tag characters in any string or member name; NaN or Infinity; more than
+16 KB of type-specific and unknown fields, which are otherwise kept with the report.
+
+Evidence. Each `evidence[]` payload (at most 50, 5 MB each, 5 MB per request) is stored once per distinct
+content, named by its SHA-256, encrypted, under retention, with our own SHA-256 and MD5; a declared hash that does
+not match is recorded, never refused. Media in a CSAM or CSEM report is also put under legal hold; send URLs and
+hashes rather than such files where you can.
+
+Refusals list every problem at once, by JSON pointer: at most 100 entries, the rest counted in
+omittedRequirements, the whole answer under 64 KB. A 503 means nothing was accepted: retry with the same
+clientToken."""
+
+
 @cache
 def document() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
@@ -84,11 +109,7 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "abuse-intake partner API",
             "version": "1",
-            "description": (
-                f"Report abuse hosted on our cloud as XARF {SPEC_VERSION} documents (v3 is converted). Sign every "
-                "call with SigV4 (service execute-api) and send your API key in x-api-key. A clientToken makes a "
-                "submission idempotent; without one, the same content from the same caller is the same report."
-            ),
+            "description": DESCRIPTION,
         },
         "paths": {
             "/v1/reports": {

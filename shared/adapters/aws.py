@@ -82,6 +82,12 @@ def s3() -> S3Client:
 
 
 @cache
+def s3_request_path() -> S3Client:
+    """S3 for the request path (reporters' evidence payloads, at most 5 MB a request): the request path's timeouts."""
+    return cast("S3Client", _session().create_client("s3", config=_CONFIG))
+
+
+@cache
 def sqs() -> SQSClient:
     return cast("SQSClient", _session().create_client("sqs", config=_CONFIG))
 
@@ -99,6 +105,7 @@ def secretsmanager() -> Any:  # one call is made with it (GetSecretValue): no st
 def clear() -> None:
     dynamodb.cache_clear()
     s3.cache_clear()
+    s3_request_path.cache_clear()
     sqs.cache_clear()
     sns.cache_clear()
     secretsmanager.cache_clear()

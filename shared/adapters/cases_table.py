@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
-from shared.adapters.reports_table import REPORT_SK, TableAdapter, report_pk
+from shared.adapters.reports_table import REPORT_SK, TableAdapter, contact_item, report_pk
 from shared.domain.cases import (
     MAX_TRANSACTION_ACTIONS,
     CaseAddition,
@@ -29,10 +29,11 @@ from shared.domain.cases import (
 from shared.domain.errors import StoreUnavailable
 from shared.domain.messages import EscalationRequest
 from shared.domain.policy import Severity
-from shared.domain.reports import ReportRecord, ReportStatus
+from shared.domain.reports import CONTACT_RETENTION_DAYS, ReporterContact, ReportRecord, ReportStatus
 from shared.domain.sweep import Listed, WaitingEscalation
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ AWAITING_EVIDENCE_INDEX = "AwaitingEvidenceIndex"  # sparse: only cases whose dr
 EVIDENCE_WAIT = "WAITING"  # its one partition: few cases ever wait at once, and each is written once as it starts
 INCREMENT_SK = "INCREMENT"
 MAX_BATCH_GET_KEYS = 100  # and for one BatchGetItem
+MAX_BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
 _UNPROCESSED_ATTEMPTS = 5
 
 _CASE_STRINGS = {"case_id": "caseId", "resource": "resource", "family": "family", "category": "category"}
@@ -164,6 +166,16 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 class CaseTable(TableAdapter):
     """Cases and the report fields the pipeline sets, in the reports table. Every failure is StoreUnavailable."""
 
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        contact_retention_days: int = CONTACT_RETENTION_DAYS,
+    ) -> None:
+        super().__init__(table_name, client)
+        self.contact_retention_days = contact_retention_days
+
     def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]:
         """The stored state of each case (strongly consistent), or its seed when it does not exist yet."""
         found: dict[str, CaseState] = {}
@@ -206,6 +218,7 @@ class CaseTable(TableAdapter):
         """Mark every report of the increments counted and store their additions, in one transaction: all or none."""
         token = uuid.uuid4().hex
         reports = [report for increment in increments for report in increment.reports]
+        self._keep_contacts(reports)
         actions: list[Any] = [
             {"Update": self._report_mark(report, increment.after.case_id, token)}
             for increment in increments
@@ -235,6 +248,28 @@ class CaseTable(TableAdapter):
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         return MarkOutcome(token=token)
+
+    def _keep_contacts(self, reports: Sequence[ReportRecord]) -> None:
+        """Each report's contact details into the item of their own that expires, before the mark removes them from
+        the report: a failure here leaves the report unmarked, contact and all, for the next delivery. A replay
+        writes the same item again (BatchWriteItem takes no condition; the values are a function of the report)."""
+        contacts = [c for report in reports if (c := ReporterContact.of(report, self.contact_retention_days))]
+        try:
+            for chunk in _chunks(contacts, MAX_BATCH_WRITE_ITEMS):
+                request: Any = {self.table_name: [{"PutRequest": {"Item": contact_item(c)}} for c in chunk]}
+                for attempt in range(_UNPROCESSED_ATTEMPTS):
+                    request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                    if not request:
+                        break
+                    time.sleep(0.02 * 2**attempt)  # DynamoDB asks for backoff before retrying unprocessed items
+                if request:
+                    raise StoreUnavailable("UnprocessedItems")
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc)) from exc
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
 
     def stored_increments(self, tokens: Iterable[str]) -> dict[str, tuple[CaseAddition, ...]]:
         found: dict[str, tuple[CaseAddition, ...]] = {}
@@ -515,8 +550,10 @@ class CaseTable(TableAdapter):
             "UpdateExpression": f"SET {case_name} = {expression.value('caseId', {'S': case_id})}, "
             f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.PROCESSING.value})}, "
             f"{expression.name('increment')} = {expression.value('increment', {'S': token})} "
-            # Counted, so no longer the sweeper's business: out of its sparse index in the same write.
-            f"REMOVE {expression.name('queuedShard')}",
+            # Counted, so no longer the sweeper's business: out of its sparse index in the same write. The contact
+            # details are in their own expiring item by now (_keep_contacts): the report keeps none.
+            f"REMOVE {expression.name('queuedShard')}, {expression.name('reporterOrg')}, "
+            f"{expression.name('reporterContact')}, {expression.name('reporterDomain')}",
             # attribute_exists: a report deleted meanwhile (a destruction order) must not come back as a stub.
             "ConditionExpression": f"attribute_exists(PK) AND attribute_not_exists({case_name})",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",

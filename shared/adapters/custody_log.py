@@ -3,7 +3,8 @@
 Items
 -----
 Custody event (one per step per object version; never updated, never deleted, no TTL: it outlives reporters' PII)
-    PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>"  (shared.domain.quarantine.object_id)
+    PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>"  (shared.domain.quarantine.object_id), or for a payload a
+         reporter sent, "CUSTODY#intake/sha256/<hex>" (its `received` events: shared.adapters.reports_table)
     SK = "EVENT#<step>" for steps that happen once per version (preserved, verified, destroyed), or
          "EVENT#<step>#<occurrence>" for steps that can recur (restricted, released, held: the report id)
     entity = "custody", step, at (ISO 8601, UTC, ms), by (function name/request id, or the analyst),
@@ -33,7 +34,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from shared.adapters import aws
-from shared.adapters.reports_table import TableAdapter
+from shared.adapters.reports_table import CUSTODY_PK_PREFIX, TableAdapter
 from shared.domain.errors import StoreUnavailable
 from shared.domain.escalation import Evidence, Unavailable
 from shared.domain.ncmec import DraftFile
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
     from mypy_boto3_s3 import S3Client
 
-PK_PREFIX = "CUSTODY#"
+PK_PREFIX = CUSTODY_PK_PREFIX  # the intake writes the first event of a payload's chain (reports_table)
 SK_PREFIX = "EVENT#"
 
 _OPTIONAL_STRINGS = {

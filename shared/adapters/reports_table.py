@@ -10,7 +10,8 @@ Report (one per accepted report)
     resources (L of canonical strings), s3Objects? (L of canonical s3 URIs in protected buckets, for the
     quarantine worker), outOfScope? (L of canonical s3 URIs in other buckets: recorded, never touched),
     description?, incidentTime, reporterOrg?, reporterContact?, reporterDomain?, evidence? (L of M: sha256, md5,
-    size, contentType), details? (JSON of the type-specific XARF fields), sourceFormat, externalId?, correlationId?,
+    size, contentType, evidenceId (the payload's key in the evidence bucket), declaredHashMatches?, legalHold,
+    viewedByHuman), details? (JSON of the type-specific XARF fields), sourceFormat, externalId?, correlationId?,
     contentFingerprint (hex SHA-256), receiptHash (hex SHA-256 of the receipt token; the token is never stored),
     caseId?, reasonCode? (both set later by the pipeline), queuedShard? ("QUEUED#0".."QUEUED#9", by <key>; only while
     QUEUED: the intake writes it, the dispatcher's mark removes it).
@@ -19,7 +20,8 @@ Access patterns
 ---------------
 - Submit: one PutItem with `attribute_not_exists(PK)` and ReturnValuesOnConditionCheckFailure=ALL_OLD. The first
   write wins; a duplicate costs the same single request and hands back the original, so the request path never
-  reads. (A failed conditional write still costs a write unit; no read is cheaper than that.)
+  reads. With evidence payloads, the same Put in one TransactWriteItems with their `received` custody events. (A
+  failed conditional write still costs a write unit; no read is cheaper than that.)
 - Status: one strongly consistent GetItem; the report id carries <key>, so no index is needed.
 
 Indexes (both sparse and KEYS_ONLY: only items carrying their keys are in them, so they stay small)
@@ -40,9 +42,17 @@ Case (one per canonical resource and category family; shared/domain/cases.py say
     messages are not confirmed sent), draftSha256?, notifiedSeverity? (both written by the escalation worker).
     Bounded samples keep it at 1-3 KB, however viral the resource.
 
+Reporter contact (one per report with contact details; the only item with a TTL)
+    PK = "REPORT#<key>", SK = "CONTACT", entity = "contact", reportId, receivedAt, reporterOrg?, reporterContact?,
+    reporterDomain?, expiresAt (N, epoch seconds: the table's TTL attribute; DynamoDB deletes the item, usually
+    within days of it). The dispatcher writes it (BatchWriteItem) just before the transaction that marks the report
+    counted, which also REMOVEs the contact attributes from the report item: the report is kept, its contact expires.
+
 Custody event (one per quarantine step per S3 object version; append-only; shared/adapters/custody_log.py documents it)
     PK = "CUSTODY#<bucket>/<sha256 of key>/<version id>", SK = "EVENT#<step>[#<occurrence>]", entity = "custody".
     Written by the quarantine worker with `attribute_not_exists(PK)`; stream consumers skip entity != "report".
+    The payloads reporters send have chains too: PK = "CUSTODY#intake/sha256/<hex>", SK = "EVENT#received#<reportId>",
+    written with the report that sent them (received_events).
 
 Pipeline access patterns
 ------------------------
@@ -81,15 +91,16 @@ from pydantic import BaseModel
 
 from shared.adapters import aws
 from shared.domain.errors import StoreUnavailable
-from shared.domain.reports import QUEUED_SHARD_NAMES, ReportRecord
+from shared.domain.reports import QUEUED_SHARD_NAMES, ReporterContact, ReportRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
     from shared.domain.sweep import Listed
 
 REPORT_SK = "REPORT"
+CONTACT_SK = "CONTACT"
 QUEUED_INDEX = "QueuedIndex"  # sparse: only QUEUED reports carry its keys (queuedShard, receivedAt)
 MAX_BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
 _UNPROCESSED_ATTEMPTS = 5
@@ -163,6 +174,54 @@ def from_item(item: Mapping[str, Any]) -> ReportRecord:
 
 
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", "entity"})
+
+
+def contact_item(contact: ReporterContact) -> dict[str, AttributeValueTypeDef]:
+    key: dict[str, AttributeValueTypeDef] = {
+        "PK": {"S": report_pk(contact.key_hex)},
+        "SK": {"S": CONTACT_SK},
+        "entity": {"S": "contact"},
+    }
+    return key | attributes(contact)
+
+
+def received_events(report: ReportRecord) -> list[dict[str, AttributeValueTypeDef]]:
+    """The first entry of each stored payload's chain of custody: received from this report's sender, by intake.
+
+    The chain is the payload's, not the report's: PK names the payload's object (content-addressed, so every report
+    that sent the same bytes adds its own `received` event to one chain), SK the report. Items as
+    shared/adapters/custody_log.py documents them, with no source object (the source is the reporter).
+    """
+    events: dict[str, dict[str, AttributeValueTypeDef]] = {}
+    for evidence in report.evidence:
+        if evidence.evidence_id is None or evidence.evidence_id in events:
+            continue
+        detail: dict[str, AttributeValueTypeDef] = {
+            "contentType": {"S": evidence.content_type},
+            "legalHold": {"S": "ON" if evidence.legal_hold else "OFF"},
+        }
+        if evidence.declared_hash_matches is not None:
+            detail["declaredHashMatches"] = {"S": str(evidence.declared_hash_matches).lower()}
+        events[evidence.evidence_id] = {
+            "PK": {"S": CUSTODY_PK_PREFIX + evidence.evidence_id},
+            "SK": {"S": f"EVENT#received#{report.report_id}"},
+            "entity": {"S": "custody"},
+            "step": {"S": "received"},
+            "at": {"S": report.received_at},
+            "by": {"S": RECEIVED_BY},
+            "evidenceKey": {"S": evidence.evidence_id},
+            "sha256": {"S": evidence.sha256},
+            "md5": {"S": evidence.md5},
+            "size": {"N": str(evidence.size)},
+            "reportId": {"S": report.report_id},
+            "detail": {"M": detail},
+            "viewedByHuman": {"BOOL": False},
+        }
+    return list(events.values())
+
+
+CUSTODY_PK_PREFIX = "CUSTODY#"  # every custody chain's; shared.adapters.custody_log (the workers') has the rest
+RECEIVED_BY = "intake"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -246,21 +305,43 @@ class TableAdapter:
 
 class ReportTable(TableAdapter):
     def put_new(self, report: ReportRecord) -> ReportRecord | None:
-        """Store a new report; None when it was stored, else the report that already holds its key."""
+        """Store a new report; None when it was stored, else the report that already holds its key.
+
+        A report with stored evidence is one TransactWriteItems: the report and, per distinct payload, its `received`
+        custody event, so neither exists without the other. Without evidence it is one PutItem."""
+        item = to_item(report)
+        condition = "attribute_not_exists(PK)"
         try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=to_item(report),
-                ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            received = received_events(report)
+            if received:
+                puts: list[TransactWriteItemTypeDef] = [
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": item,
+                            "ConditionExpression": condition,
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    }
+                ]
+                puts += [{"Put": {"TableName": self.table_name, "Item": event}} for event in received]
+                self.client.transact_write_items(TransactItems=puts)
+            else:
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                original = cast(dict[str, Any], exc.response).get("Item")
+            code = exc.response.get("Error", {}).get("Code")
+            reasons = cast(dict[str, Any], exc.response).get("CancellationReasons") or [{}]
+            if code == "ConditionalCheckFailedException" or reasons[0].get("Code") == "ConditionalCheckFailed":
+                original = cast(dict[str, Any], exc.response).get("Item") or reasons[0].get("Item")
                 if original is None:  # only an endpoint that ignores ALL_OLD gets here; a read is the fallback
                     return self.get(report.key_hex)
                 return from_item(original)
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+            raise StoreUnavailable(code or "Unknown") from exc
         except Exception as exc:  # connection errors after retries: nothing was accepted, say so
             raise StoreUnavailable(type(exc).__name__) from exc
         return None

@@ -2,8 +2,8 @@
 
 A partner's `clientToken` is scoped to that partner: replaying it returns the original, and reusing it for other
 content is a conflict. Without a token, the content decides: same reporter identity, category and type, canonical
-resources (sorted) and description (normalized); the XARF `report_id` and `timestamp` are not content, so a partner
-regenerating them on retry still deduplicates.
+resources (sorted), description (normalized) and evidence payloads; the XARF `report_id` and `timestamp` are not
+content, so a partner regenerating them on retry still deduplicates.
 
 The report id is derived from the dedupe key: a ULID whose 80 random bits are the key's first 80 bits. So the id
 alone finds the item (no index, strongly consistent reads). The key and the receipt token are HMACs under the server
@@ -12,8 +12,10 @@ second it submitted computes neither another partner's report id nor its receipt
 
 "The same report", exactly: from the same caller (principal, or "anonymous" for the web form, whose every page
 carries its own clientToken), either the same clientToken (whatever the content: other content with it is a
-conflict), or, without a clientToken, the same category, type, canonical resources, reporter contact (case-folded)
-and description (whitespace and case folded). The XARF report_id and timestamp are not content.
+conflict), or, without a clientToken, the same category, type, canonical resources, reporter contact (case-folded),
+description (whitespace and case folded) and evidence payloads (their SHA-256s, as a set: new evidence about the same
+thing is a new report, so its bytes are referenced, not dropped as a duplicate's). The XARF report_id and timestamp
+are not content.
 
 Rotation: ids and receipts are checked without the secret (an id carries its key; a receipt is compared by its
 hash), so lookups survive a rotation whole. What a rotation changes is dedupe across it: a retry of a report sent
@@ -65,6 +67,8 @@ def content_fingerprint(report: Report, caller: Caller) -> str:
         "\n".join(sorted(resource.canonical for resource in report.resources)),
         normalized_for_matching(report.description or ""),
     ]
+    if report.evidence:  # only then: the fingerprints of reports without payloads stay what they were
+        parts.append(",".join(sorted({evidence.sha256 for evidence in report.evidence})))
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

@@ -1,7 +1,9 @@
 """Intake: accept a report once, answer its status to those entitled to it.
 
 The request path is one conditional write for a new report and the same one write for a duplicate; it never reads.
-The store is passed in (anything with `put_new` and `get`), so this module runs without AWS in unit tests.
+A report with evidence payloads first has each distinct payload stored (one conditional put each, named by its
+SHA-256, so a retry stores nothing new), and only then the report, so no accepted report names bytes that are not
+kept. The stores are passed in (`ReportStore`, `EvidenceStore`), so this module runs without AWS in unit tests.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from shared.domain.errors import (
     UnsupportedMediaType,
     requirement,
 )
+from shared.domain.policy import CHILD_SAFETY_TYPES
 from shared.domain.reports import (
+    EvidenceDigest,
+    Report,
     ReportRecord,
     ReportStatus,
     StoredEvidence,
     Submission,
+    intake_evidence_key,
     queued_shard_for,
     utc_timestamp,
 )
@@ -43,6 +49,13 @@ class ReportStore(Protocol):
     def put_new(self, report: ReportRecord) -> ReportRecord | None: ...
 
     def get(self, key_hex: str) -> ReportRecord | None: ...
+
+
+class EvidenceStore(Protocol):
+    def keep(self, payload: EvidenceDigest, *, legal_hold: bool) -> None: ...
+
+
+EVIDENCE_CONCURRENCY = 8  # parallel puts of one report's payloads (at most 50, 5 MB in all)
 
 
 def request_body(body: str | None, *, base64_encoded: bool | None) -> bytes:
@@ -79,11 +92,14 @@ def submit_json(
     *,
     secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
+    evidence: EvidenceStore | None = None,
     now: datetime | None = None,
 ) -> Receipt:
     now = now or datetime.now(UTC)
     submission = parse_submission(body, now=now)
-    return submit(submission, caller, store, secret=secret, protected_buckets=protected_buckets, now=now)
+    return submit(
+        submission, caller, store, secret=secret, protected_buckets=protected_buckets, evidence=evidence, now=now
+    )
 
 
 def submit(
@@ -93,11 +109,14 @@ def submit(
     *,
     secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
+    evidence: EvidenceStore | None = None,
     now: datetime | None = None,
 ) -> Receipt:
-    """Store the report once; `secret` (the server secret) keys its id and receipt."""
+    """Store the report once; `secret` (the server secret) keys its id and receipt. `evidence` is where payloads
+    go: required when the report has any."""
     now = now or datetime.now(UTC)
     report = submission.report
+    stored_evidence = keep_evidence(report, evidence)
     s3_objects = [r for r in report.resources if r.kind is ResourceKind.S3_OBJECT]
     key = dedupe_key(report, caller, submission.client_token, secret)
     receipt_token = receipt_token_for(caller, key, secret)
@@ -119,10 +138,7 @@ def submit(
         reporter_org=report.reporter.org if report.reporter else None,
         reporter_contact=report.reporter.contact if report.reporter else None,
         reporter_domain=report.reporter.domain if report.reporter else None,
-        evidence=tuple(
-            StoredEvidence(sha256=e.sha256, md5=e.md5, size=e.size, content_type=e.content_type)
-            for e in report.evidence
-        ),
+        evidence=stored_evidence,
         details=report.details,
         source_format=report.source_format,
         external_id=report.external_id,
@@ -142,6 +158,42 @@ def submit(
         )
     # The receipt is derived from the key, which includes the caller: the same caller gets the same receipt again.
     return Receipt(report_id=original.report_id, status=original.status, duplicate=True, receipt_token=receipt_token)
+
+
+def keep_evidence(report: Report, store: EvidenceStore | None) -> tuple[StoredEvidence, ...]:
+    """Store every distinct payload of the report (in parallel) and answer what the report item keeps of each.
+
+    Media in a CSAM or CSEM report (the reporter should have sent a URL and hashes) is held like a quarantined copy:
+    legal hold, never viewed, never rendered. A notice in text is kept as for any other type.
+    """
+    if not report.evidence:
+        return ()
+    if store is None:
+        raise StoreUnavailable("no evidence store")  # a deployment without the evidence bucket: accept nothing
+    child_safety = (report.category, report.type) in CHILD_SAFETY_TYPES
+    held = {e.sha256 for e in report.evidence if child_safety and not e.is_text}
+    distinct = list({e.sha256: e for e in report.evidence}.values())
+
+    def keep(payload: EvidenceDigest) -> None:
+        store.keep(payload, legal_hold=payload.sha256 in held)
+
+    if len(distinct) == 1:
+        keep(distinct[0])
+    else:
+        with ThreadPoolExecutor(max_workers=min(EVIDENCE_CONCURRENCY, len(distinct))) as pool:
+            list(pool.map(keep, distinct))  # the first failure is raised here: the report is not accepted
+    return tuple(
+        StoredEvidence(
+            sha256=e.sha256,
+            md5=e.md5,
+            size=e.size,
+            content_type=e.content_type,
+            evidence_id=intake_evidence_key(e.sha256),
+            declared_hash_matches=e.declared_hash_matches,
+            legal_hold=e.sha256 in held,
+        )
+        for e in report.evidence
+    )
 
 
 @dataclass(frozen=True)
@@ -183,6 +235,7 @@ def submit_batch_json(
     *,
     secret: bytes,
     protected_buckets: frozenset[str] = frozenset(),
+    evidence: EvidenceStore | None = None,
     now: datetime | None = None,
 ) -> list[BatchResult]:
     """Every valid item is stored (one write each) even when others are refused; answers keep request order."""
@@ -192,7 +245,9 @@ def submit_batch_json(
         if isinstance(item, InvalidReport):
             return BatchResult(index, 422, refusal=item, listing_budget=budget)
         try:
-            receipt = submit(item, caller, store, secret=secret, protected_buckets=protected_buckets, now=now)
+            receipt = submit(
+                item, caller, store, secret=secret, protected_buckets=protected_buckets, evidence=evidence, now=now
+            )
             return BatchResult(index, 202, receipt=receipt)
         except TokenConflict as conflict:
             return BatchResult(index, 409, refusal=conflict, listing_budget=budget)

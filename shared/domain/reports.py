@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -69,10 +69,32 @@ class Reporter:
 
 @dataclass(frozen=True)
 class EvidenceDigest:
+    """One evidence payload as received: its bytes (kept in the evidence bucket, never in a table item) and what we
+    computed of them."""
+
     sha256: str
     md5: str
     size: int
     content_type: str
+    declared_hash_matches: bool | None = None  # None: the reporter declared no hash we can check
+    content: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def is_text(self) -> bool:
+        """A notice rather than a file: a hash-match report, a header dump, a log excerpt. Anything else is media."""
+        media_type = self.content_type.split(";", 1)[0].strip().lower()
+        return media_type.startswith("text/") or media_type in TEXT_MEDIA_TYPES
+
+
+# Non-text/* types that are text all the same. Everything else in a CSAM or CSEM report is held as media.
+TEXT_MEDIA_TYPES = frozenset({"application/json", "application/xml", "message/rfc822"})
+INTAKE_EVIDENCE_PREFIX = "intake/sha256/"
+
+
+def intake_evidence_key(sha256: str) -> str:
+    """Where a payload's bytes live in the evidence bucket: named by their SHA-256, so the same bytes sent by any
+    number of reports are one object."""
+    return INTAKE_EVIDENCE_PREFIX + sha256
 
 
 @dataclass(frozen=True)
@@ -121,7 +143,8 @@ JsonText = Annotated[dict[str, Any], BeforeValidator(_from_json_text), PlainSeri
 
 
 class StoredEvidence(BaseModel):
-    """What the report item keeps of one evidence payload: its digests, never its bytes."""
+    """What the report item keeps of one evidence payload: a reference to its object and its digests, never its
+    bytes. `evidence_id` is the object's key in the evidence bucket (intake_evidence_key)."""
 
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
@@ -129,6 +152,10 @@ class StoredEvidence(BaseModel):
     md5: str
     size: int
     content_type: str
+    evidence_id: str | None = None  # None only on reports stored before payloads were kept
+    declared_hash_matches: bool | None = None
+    legal_hold: bool = False  # media in a CSAM or CSEM report: preserved as a quarantined copy is
+    viewed_by_human: bool = False  # nobody at the provider has looked at it (US v. Wilson); set by a recorded view
 
 
 class ReportRecord(BaseModel):
@@ -153,6 +180,8 @@ class ReportRecord(BaseModel):
     s3_objects: tuple[str, ...] = ()  # objects in protected buckets: the quarantine worker's to preserve
     out_of_scope: tuple[str, ...] = ()  # objects in any other bucket: recorded, never touched
     description: str | None = None
+    # The reporter's contact details: on the report item only until the dispatcher counts it, which moves them into
+    # the report's ReporterContact item, the one that expires (see there).
     reporter_org: str | None = None
     reporter_contact: str | None = None
     reporter_domain: str | None = None
@@ -166,3 +195,44 @@ class ReportRecord(BaseModel):
     # Only a QUEUED report carries it: the key of the sweeper's sparse index (queued_shard_for); the dispatcher
     # removes it when it marks the report counted.
     queued_shard: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retention of reporters' personal data
+# ---------------------------------------------------------------------------------------------------------------
+
+# 13 months after receipt for a report whose case never closes; a year after closing once it does (the casework sets
+# that). Long enough to tell a reporter the outcome (DSA Art. 16(5)) and to answer an appeal; no longer.
+CONTACT_RETENTION_DAYS = 396
+CONTACT_RETENTION_AFTER_CLOSE_DAYS = 365
+
+
+class ReporterContact(BaseModel):
+    """A reporter's contact details for one report, in an item of their own so that DynamoDB's TTL deletes them
+    (`expires_at`, epoch seconds) and leaves the report, which is kept."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    key_hex: str = Field(exclude=True)  # the report's key: the item sits in the report's partition
+    report_id: str
+    received_at: str
+    expires_at: int
+    reporter_org: str | None = None
+    reporter_contact: str | None = None
+    reporter_domain: str | None = None
+
+    @classmethod
+    def of(cls, report: ReportRecord, retention_days: int = CONTACT_RETENTION_DAYS) -> ReporterContact | None:
+        """The report's contact details as kept, or None when it has none (an anonymous report)."""
+        if not (report.reporter_org or report.reporter_contact or report.reporter_domain):
+            return None
+        received = datetime.fromisoformat(report.received_at.replace("Z", "+00:00"))
+        return cls(
+            key_hex=report.key_hex,
+            report_id=report.report_id,
+            received_at=report.received_at,
+            expires_at=int((received + timedelta(days=retention_days)).timestamp()),
+            reporter_org=report.reporter_org,
+            reporter_contact=report.reporter_contact,
+            reporter_domain=report.reporter_domain,
+        )

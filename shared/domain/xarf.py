@@ -506,9 +506,21 @@ def _evidence(xarf: XarfReportIn, base_path: str, problems: list[UnmetRequiremen
                 md5=hashlib.md5(content, usedforsecurity=False).hexdigest(),
                 size=len(content),
                 content_type=item.content_type,
+                declared_hash_matches=_declared_hash_matches(item.hash, content),
+                content=content,
             )
         )
     return tuple(digests)
+
+
+def _declared_hash_matches(declared: str | None, content: bytes) -> bool | None:
+    """Whether the reporter's `algorithm:hex` is the payload's. A mismatch is recorded, never refused: the bytes we
+    keep are what was sent, and our own SHA-256 and MD5 are what the case and NCMEC rely on."""
+    if declared is None:
+        return None
+    algorithm, _, digest = declared.partition(":")
+    computed = hashlib.new(algorithm.lower(), content, usedforsecurity=False).hexdigest()
+    return computed == digest.lower()
 
 
 # ---------------------------------------------------------------------------------------------------------------

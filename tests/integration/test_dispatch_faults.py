@@ -1,11 +1,11 @@
 """Fault injection at every AWS call the dispatcher makes, then redelivery: nothing lost, nothing counted twice.
 
-A clean batch of these four reports in three new cases makes eleven calls: BatchGetItem (the cases),
-TransactWriteItems (the reports marked, with their increment item), UpdateItem x3 (each case created by its ADD),
-DeleteItem (the increment discarded), SendMessageBatch (quarantine), SendMessageBatch (escalation), UpdateItem x3
-(each case's pending ids cleared); no settle, as each case's first write sets what it holds. Each is failed in turn,
-before it reaches AWS or after AWS did the work (the answer lost), and the batch is delivered again as Lambda would
-until it succeeds.
+A clean batch of these four reports in three new cases makes twelve calls: BatchGetItem (the cases),
+BatchWriteItem (the partners' contact details moved into their expiring items), TransactWriteItems (the reports
+marked, with their increment item), UpdateItem x3 (each case created by its ADD), DeleteItem (the increment
+discarded), SendMessageBatch (quarantine), SendMessageBatch (escalation), UpdateItem x3 (each case's pending ids
+cleared); no settle, as each case's first write sets what it holds. Each is failed in turn, before it reaches AWS or
+after AWS did the work (the answer lost), and the batch is delivered again as Lambda would until it succeeds.
 
 Counts and case assignments must be exact. Escalations must be exactly one per report (FIFO deduplication by report
 id). Quarantine requests go to a standard queue, at least once: a request is sent twice only when its report's
@@ -36,6 +36,7 @@ from tests.samples import xarf
 
 CLEAN_RUN = [
     "BatchGetItem",
+    "BatchWriteItem",
     "TransactWriteItems",
     *["UpdateItem"] * 3,
     "DeleteItem",

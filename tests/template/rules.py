@@ -57,7 +57,8 @@ SAM_MANAGED_POLICIES = frozenset(
 # custody events; the escalation worker reads cases and custody events and records what it did on the case; the
 # custodian records releases and destructions. An owner not listed may use any prefix, but never every key.
 OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
-    "IntakeFunction": frozenset({"REPORT#"}),
+    # The report, and the first custody event of each evidence payload it brings (written in the same transaction).
+    "IntakeFunction": frozenset({"REPORT#", "CUSTODY#intake/"}),
     "WebFormFunction": frozenset({"REPORT#"}),
     "DispatcherFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#"}),
     # The dispatch path again, plus the partitions of its two sparse indexes (shared/domain/sweep.py).
