@@ -21,7 +21,6 @@ from pydantic import Json
 from shared.adapters.cases_table import CaseTable
 from shared.adapters.custody_log import CustodyEvidenceIndex, CustodyLog
 from shared.adapters.evidence_bucket import S3Drafts
-from shared.adapters.queues import retry_soon
 from shared.adapters.topic import SnsOnCall
 from shared.config import settings
 from shared.domain import escalation
@@ -36,8 +35,8 @@ class EscalationRecord(SqsRecordModel):
 
 
 processor = SqsFifoPartialProcessor(model=EscalationRecord, skip_group_on_error=True)
-# A batch whose every message waits for its evidence is answered like any partial failure, not as a crash: the
-# Errors alarm is for crashes, EscalationFailures for failed messages.
+# A batch whose every message failed is answered like any partial failure, not as a crash: the Errors alarm is for
+# crashes, EscalationFailures for failed messages.
 processor.raise_on_entire_batch_failure = False
 
 
@@ -57,23 +56,25 @@ def handle(record: EscalationRecord) -> None:
             oncall=SnsOnCall(topic),
             contact_email=contact,
         )
-    except escalation.EvidencePending:
-        # The quarantine worker has not verified every copy yet: expected for a while, retried, not a failure.
-        metrics.add_metric(name="DraftsAwaitingEvidence", unit=MetricUnit.Count, value=1)
-        logger.info("draft waits for evidence; the message will come back")
-        if config.escalation_queue_url:
-            retry_soon(config.escalation_queue_url, record.receiptHandle)
-        raise
     except Exception as error:
         metrics.add_metric(name="EscalationFailures", unit=MetricUnit.Count, value=1)
         logger.warning("escalation not completed; the message will come back", extra={"error": type(error).__name__})
         raise
     logger.info(
         "escalated",
-        extra={"severity": str(request.severity), "drafted": outcome.drafted, "notified": outcome.notified},
+        extra={
+            "severity": str(request.severity),
+            "drafted": outcome.drafted,
+            "notified": outcome.notified,
+            "pendingFiles": outcome.pending_files,
+        },
     )
     if outcome.notified:
         metrics.add_metric(name="OnCallNotified", unit=MetricUnit.Count, value=1)
+    if outcome.pending_files:
+        # Expected for the seconds a copy takes: the quarantine worker's request for the verified copy completes the
+        # draft, and the sweeper sends this request again if the case is still waiting after 15 minutes.
+        metrics.add_metric(name="DraftsAwaitingEvidence", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)

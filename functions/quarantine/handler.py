@@ -25,6 +25,7 @@ from pydantic import Json
 
 from shared.adapters.custody_log import CustodyLog
 from shared.adapters.evidence_bucket import S3Evidence
+from shared.adapters.queues import SqsEvidenceReady
 from shared.config import settings
 from shared.domain import quarantine
 from shared.domain.messages import QuarantineRequest
@@ -70,6 +71,7 @@ def handle(record: QuarantineRecord, lambda_context: LambdaContext) -> str:
             custody=CustodyLog(config.table_name),
             vault=vault,
             protected_buckets=config.protected_buckets,
+            ready=SqsEvidenceReady(_required(config.escalation_queue_url, "ESCALATION_QUEUE_URL")),
             actor=f"{lambda_context.function_name}/{lambda_context.aws_request_id}",
         )
     except Exception as error:

@@ -1,16 +1,16 @@
-"""The pipeline's SQS queues: batched sends for the dispatcher, visibility changes for the workers."""
+"""The pipeline's SQS queues: batched sends for the dispatcher, the quarantine worker's evidence-ready message."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from shared.adapters import aws
 from shared.domain.dispatch import Outgoing
+from shared.domain.messages import EscalationRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -19,21 +19,22 @@ if TYPE_CHECKING:
 log = Logger(service="abuse-intake", child=True)
 
 
-EVIDENCE_RETRY_SECONDS = 10
+class SqsEvidenceReady:
+    """The quarantine worker's word to the escalation worker that a child-safety copy is verified (FIFO: the case's
+    group, so it runs after the case's earlier requests and never beside them)."""
 
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
 
-def retry_soon(
-    queue_url: str, receipt_handle: str, *, seconds: int = EVIDENCE_RETRY_SECONDS, client: Any = None
-) -> None:
-    """Bring a message back in `seconds` instead of after the queue's visibility timeout.
-
-    For a child-safety draft waiting on the quarantine worker's verified copy: that copy usually lands within seconds,
-    and the draft should carry its hashes as soon as it does. Best effort: if the call fails, the visibility timeout
-    brings the message back all the same.
-    """
-    with contextlib.suppress(ClientError, BotoCoreError):
-        (client or aws.sqs()).change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+    def send(self, request: EscalationRequest, deduplication_id: str) -> None:
+        # Any failure propagates: the quarantine message fails and its redelivery repeats the (idempotent) sequence,
+        # this send included.
+        (self._client or aws.sqs()).send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=request.model_dump_json(),
+            MessageGroupId=request.case_id,
+            MessageDeduplicationId=deduplication_id,
         )
 
 

@@ -9,9 +9,10 @@ For each message (the escalation queue is FIFO, grouped by case, so one case's m
    one per report (a viral case must not page 10,000 times);
 4. record what was done on the case (draftSha256, notifiedSeverity);
 5. child safety with files not preserved yet: record on the case since when it waits (awaitingEvidenceSince, with
-   the request, for the sweeper: shared.domain.sweep) and fail the message, so it comes back and completes the draft
-   (after the queue's maxReceiveCount it lands in the DLQ, whose alarm says a draft lacks its files); once the draft
-   has every file, the wait is cleared.
+   the request, for the sweeper: shared.domain.sweep) and finish the message all the same. The quarantine worker
+   sends a request of its own into the case's message group once a copy is verified (shared.domain.quarantine), and
+   that request completes the draft; waiting by failing the message would hold the whole FIFO group (every later
+   report of the case, and that very request) behind it. Once the draft has every file, the wait is cleared.
 
 Every step repeats safely. A crash between a write and its record repeats the write: the draft with the same bytes
 (one more retained version of the same key, never a second draft), the page with the same notificationId. Paging
@@ -46,10 +47,6 @@ class EscalationError(Exception):
 
 class CaseNotFound(EscalationError):
     """The dispatcher writes the case before it sends the message, so this is a replica lag or a bug."""
-
-
-class EvidencePending(EscalationError):
-    """Some of the case's objects have no verified copy yet; the draft is written without them until they do."""
 
 
 class Unavailable(EscalationError):
@@ -198,7 +195,6 @@ def escalate(
         if case.awaiting_evidence_since is None:
             # Listed for the sweeper (shared.domain.sweep), in case this message never comes back to finish it.
             cases.await_evidence(case.case_id, request, utc_timestamp(now or datetime.now(UTC)))
-        raise EvidencePending(f"{len(found.pending)} of the case's objects have no verified copy yet")
-    if request.child_safety and case.awaiting_evidence_since is not None:
+    elif request.child_safety and case.awaiting_evidence_since is not None:
         cases.evidence_complete(case.case_id)
     return Outcome(drafted=drafted, notified=notify, files=len(found.files), pending_files=len(found.pending))

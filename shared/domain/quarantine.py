@@ -11,7 +11,10 @@ One object version at a time, in this order, every step safe to repeat:
    year from now, the copy is encrypted with the evidence key; record the MD5 too (NCMEC asks for it);
 5. append custody events (shared/adapters/custody_log.py) for what was done: preserved, verified;
 6. only then, if policy says so, restrict the original reversibly: add the `abuse-intake:quarantine` tag to that exact
-   version; a bucket-policy deny on the tag (`protected_bucket_policy`) does the enforcing.
+   version; a bucket-policy deny on the tag (`protected_bucket_policy`) does the enforcing;
+7. for a child-safety case, tell the escalation worker the copy is verified (`EvidenceReady`), so the case's
+   CyberTipline draft gets the file's hashes now rather than when a retry or the sweeper comes round. Sent on every
+   delivery that gets this far: a redelivery sends it again, and the escalation worker is idempotent.
 
 Convergence without a lock: the evidence key is a function of the source version, the copy is skipped when the key
 already holds a copy and is made with `If-None-Match: *` so two concurrent workers cannot both write one; custody
@@ -44,8 +47,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from shared.domain.callers import TrustTier
-from shared.domain.messages import QuarantineRequest
-from shared.domain.policy import decide
+from shared.domain.messages import EscalationRequest, QuarantineRequest
+from shared.domain.policy import CHILD_SAFETY_TYPES, decide
 
 QUARANTINE_TAG = "abuse-intake:quarantine"
 LOCK_MODE = "GOVERNANCE"  # never COMPLIANCE, see the module docstring
@@ -237,6 +240,27 @@ class CustodyRecorder(Protocol):
     def find(self, object_id: str, event_id: str) -> CustodyEvent | None: ...
 
 
+class EvidenceReady(Protocol):
+    def send(self, request: EscalationRequest, deduplication_id: str) -> None:
+        """Into the case's message group of the escalation queue; raises if SQS did not take it."""
+        ...
+
+
+def evidence_ready(request: QuarantineRequest, case_id: str, object_id: str) -> tuple[EscalationRequest, str]:
+    """The escalation request a verified child-safety copy sends, and its FIFO deduplication id: one per copied
+    version (a redelivery within SQS's five minutes is dropped by SQS, a later one is a no-op for the worker)."""
+    decision = decide(request.category, request.type, TrustTier.PUBLIC)
+    message = EscalationRequest(
+        case_id=case_id,
+        report_id=request.report_id,
+        severity=decision.severity,
+        category=request.category,
+        type=request.type,
+        child_safety=True,
+    )
+    return message, hashlib.sha256(f"verified\0{case_id}\0{object_id}".encode()).hexdigest()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # S3, as the domain needs it
 # ---------------------------------------------------------------------------------------------------------------
@@ -408,6 +432,7 @@ def quarantine(
     vault: Vault,
     protected_buckets: frozenset[str],
     actor: str,
+    ready: EvidenceReady | None = None,
     clock: Clock = utcnow,
 ) -> Outcome:
     """Run the sequence for one object version; safe to repeat from the start after a failure at any step."""
@@ -492,6 +517,8 @@ def quarantine(
     if should_restrict(request):
         _restrict(request, source, store, custody, event)
         status = Status.RESTRICTED
+    if ready is not None and request.case_id and (request.category, request.type) in CHILD_SAFETY_TYPES:
+        ready.send(*evidence_ready(request, request.case_id, source.object_id))
     return Outcome(
         status=status,
         object_id=source.object_id,

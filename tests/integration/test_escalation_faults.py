@@ -45,7 +45,8 @@ PIXEL = DEMO_OBJECTS["images/pixel.png"][1]
 def received_escalation(world) -> dict[str, Any]:
     sqs = boto3.client("sqs")
     url = world.queue_url("EscalationQueue")
-    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    # The dispatcher's request; the quarantine worker's (the copy is verified) waits behind it in the case's group.
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
     return {"Records": sqs_records(world, "EscalationQueue", [message])}
 
 
@@ -106,9 +107,11 @@ def deliver(records: list[dict[str, Any]]) -> None:
 # --- killed and restarted -----------------------------------------------------------------------------------------
 
 
-# The AWS calls the pipeline makes for one CSAM report (dispatcher 8, quarantine worker 11, escalation worker 6). A
+# The AWS calls the pipeline makes for one CSAM report (dispatcher 8, quarantine worker 12 with its word that the copy
+# is verified, escalation worker 6 for the dispatcher's request and 3 for the quarantine worker's, which finds the
+# draft current and the case notified). A
 # test below counts them on a clean run, so a pipeline that grows a call cannot leave it out of the kill matrix.
-CLEAN_PIPELINE_CALLS = 25
+CLEAN_PIPELINE_CALLS = 29
 
 
 @pytest.mark.parametrize("call", range(CLEAN_PIPELINE_CALLS))

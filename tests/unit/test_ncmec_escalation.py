@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.domain.cases import CHILD_SAFETY_FAMILY, CaseState, case_id_for
-from shared.domain.escalation import CaseNotFound, Evidence, EvidencePending, Notice, escalate
+from shared.domain.escalation import CaseNotFound, Evidence, Notice, escalate
 from shared.domain.messages import EscalationRequest
 from shared.domain.ncmec import DraftFile, draft_key
 from shared.domain.policy import Severity
@@ -152,10 +152,10 @@ def test_a_later_report_with_news_updates_the_one_draft_without_paging_again():
     assert len(pager.notices) == 1
 
 
-def test_files_not_preserved_yet_leave_a_draft_without_them_and_the_message_comes_back():
+def test_files_not_preserved_yet_leave_a_draft_without_them_that_the_copys_own_request_completes():
     book, index, drafts, pager = Book({CHILD.case_id: CHILD}), Index(), Drafts(), Pager()
-    with pytest.raises(EvidencePending):
-        run(CHILD.case_id, book, index, drafts, pager)
+    waiting = run(CHILD.case_id, book, index, drafts, pager)
+    assert (waiting.files, waiting.pending_files) == (0, 1), "finished, not failed: a failure would hold the group"
     assert len(pager.notices) == 1, "P0 is paged at once; it does not wait for the copy"
     assert b"fileDetails" not in drafts.writes[-1][1]
     index.files[OBJECT] = FILE
@@ -168,8 +168,7 @@ def test_a_draft_waiting_for_files_is_listed_from_its_first_wait_until_it_has_th
     book, index, drafts, pager = Book({CHILD.case_id: CHILD}), Index(), Drafts(), Pager()
     first, later = datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
     for now in (first, later):
-        with pytest.raises(EvidencePending):
-            run(CHILD.case_id, book, index, drafts, pager, now=now)
+        assert run(CHILD.case_id, book, index, drafts, pager, now=now).pending_files == 1
     assert book.cases[CHILD.case_id].awaiting_evidence_since == "2026-03-01T10:00:00.000Z", "the first wait counts"
     assert book.waiting_with == request(CHILD), "the sweeper can send the same request again"
     index.files[OBJECT] = FILE

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.messages import QuarantineRequest
+from shared.domain.messages import EscalationRequest, QuarantineRequest
 from shared.domain.policy import CHILD_SAFETY_TYPES
 from shared.domain.quarantine import (
     QUARANTINE_TAG,
@@ -221,7 +221,26 @@ def request(key: str, **fields: Any) -> QuarantineRequest:
     return QuarantineRequest(**(values | fields))
 
 
-def run(message: QuarantineRequest, s3: MemoryS3, custody: MemoryCustody, now: datetime = NOW) -> Any:
+@dataclass
+class Escalations:
+    """The escalation queue as the worker sees it: what was sent, or a failure to send."""
+
+    sent: list[tuple[EscalationRequest, str]] = field(default_factory=list)
+    down: bool = False
+
+    def send(self, request: EscalationRequest, deduplication_id: str) -> None:
+        if self.down:
+            raise Injected("SendMessage")
+        self.sent.append((request, deduplication_id))
+
+
+def run(
+    message: QuarantineRequest,
+    s3: MemoryS3,
+    custody: MemoryCustody,
+    now: datetime = NOW,
+    escalations: Escalations | None = None,
+) -> Any:
     return quarantine(
         message,
         store=s3,
@@ -229,6 +248,7 @@ def run(message: QuarantineRequest, s3: MemoryS3, custody: MemoryCustody, now: d
         vault=VAULT,
         protected_buckets=PROTECTED,
         actor="QuarantineFunction/req-1",
+        ready=escalations,
         clock=lambda: now,
     )
 
@@ -254,6 +274,45 @@ def test_csam_is_preserved_verified_and_restricted_in_that_order():
     assert verified is not None and verified.sha256 == hashlib.sha256(b"\x89PNG...").hexdigest()
     assert verified.md5 == hashlib.md5(b"\x89PNG...").hexdigest() and verified.viewed_by_human is False
     assert verified.by == "QuarantineFunction/req-1" and verified.report_id == REPORT
+
+
+def test_a_verified_child_safety_copy_asks_for_its_draft_once_per_version_and_only_after_the_copy_is_proven():
+    s3, custody, escalations = MemoryS3(), MemoryCustody(), Escalations()
+    s3.put("images/a.png", b"\x89PNG...")
+    first = run(request("images/a.png"), s3, custody, escalations=escalations)
+    again = run(request("images/a.png", report_id="01KB2X3Y4Z5A6B7C8D9E0F1G2J"), s3, custody, escalations=escalations)
+    assert [message.case_id for message, _ in escalations.sent] == ["c" * 32, "c" * 32]
+    assert all(message.child_safety and message.severity == "P0" for message, _ in escalations.sent)
+    assert escalations.sent[0][1] == escalations.sent[1][1], "one deduplication id per copied version"
+    assert first.object_id == again.object_id
+
+    s3.put("images/b.png", b"other")
+    run(request("images/b.png"), s3, custody, escalations=escalations)
+    assert escalations.sent[2][1] != escalations.sent[0][1], "another version, another id"
+
+
+def test_other_copies_and_copies_that_fail_verification_ask_for_no_draft():
+    s3, custody, escalations = MemoryS3(), MemoryCustody(), Escalations()
+    s3.put("pages/login.html", b"<form>")
+    run(request("pages/login.html", type="phishing", restrict=False), s3, custody, escalations=escalations)
+    assert escalations.sent == []
+    version = s3.put("images/a.png", b"original")
+    run(request("images/a.png", type="phishing", restrict=False), s3, custody)
+    (copy,) = s3.copies[evidence_key(BUCKET, "images/a.png", version)]
+    copy.evidence = replace(copy.evidence, sha256=hashlib.sha256(b"tampered").hexdigest())
+    with pytest.raises(EvidenceMismatch):
+        run(request("images/a.png", report_id=OTHER_REPORT), s3, custody, escalations=escalations)
+    assert escalations.sent == []
+
+
+def test_a_lost_send_fails_the_delivery_and_the_redelivery_sends_it():
+    s3, custody, escalations = MemoryS3(), MemoryCustody(), Escalations(down=True)
+    s3.put("images/a.png", b"\x89PNG...")
+    with pytest.raises(Injected):
+        run(request("images/a.png"), s3, custody, escalations=escalations)
+    escalations.down = False
+    run(request("images/a.png"), s3, custody, escalations=escalations)
+    assert len(escalations.sent) == 1 and len(s3.copies) == 1
 
 
 def test_a_public_phishing_report_preserves_but_never_restricts():
