@@ -38,7 +38,7 @@ from shared.adapters.reports_table import CUSTODY_PK_PREFIX, TableAdapter
 from shared.domain.errors import StoreUnavailable
 from shared.domain.escalation import Evidence, Unavailable
 from shared.domain.ncmec import DraftFile
-from shared.domain.quarantine import EVIDENCE_PREFIX, CustodyEvent, Step, key_digest, object_id
+from shared.domain.quarantine import EVIDENCE_PREFIX, UNPINNED_VERSION, CustodyEvent, Step, key_digest, object_id
 from shared.domain.resources import InvalidResource, canonicalize
 
 if TYPE_CHECKING:
@@ -157,7 +157,8 @@ class CustodyEvidenceIndex:
     `evidence/<b>/<sha256 of k>/<v>` in the evidence bucket, and its hashes are on the custody event
     `CUSTODY#<b>/<sha256 of k>/<v>` / `EVENT#verified`. A case knows its objects but not always their versions (the
     worker pins the current one when a report names none), so the versions come from listing that prefix: one
-    ListObjectsV2 and one GetItem per object. A copy without a verified event is not a file of the draft yet.
+    ListObjectsV2 and one GetItem per object. A copy without a verified event is not a file of the draft yet. An
+    object without a copy is pending unless the worker recorded it `absent` (one more GetItem): then none will come.
     """
 
     def __init__(self, bucket: str, custody: CustodyLog, client: S3Client | None = None) -> None:
@@ -187,9 +188,13 @@ class CustodyEvidenceIndex:
             verified = [self._verified(resource.bucket, resource.key, version) for version in versions]
             found = [file for file in verified if file is not None]
             files += found
-            if not found:
+            if not found and not self._absent(resource.bucket, resource.key, resource.version_id):
                 pending.append(uri)
         return Evidence(files=tuple(files), pending=tuple(pending))
+
+    def _absent(self, bucket: str, key: str, version_id: str | None) -> bool:
+        """The quarantine worker found nothing to preserve: no copy will come, so the draft waits for none."""
+        return self.custody.find(object_id(bucket, key, version_id or UNPINNED_VERSION), Step.ABSENT) is not None
 
     def _preserved_versions(self, bucket: str, key: str) -> Sequence[str]:
         prefix = f"{EVIDENCE_PREFIX}{bucket}/{key_digest(key)}/"

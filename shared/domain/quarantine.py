@@ -3,7 +3,8 @@
 One object version at a time, in this order, every step safe to repeat:
 
 1. refuse anything outside the protected-bucket allow-list before any S3 request is made;
-2. pin the version (HeadObject: the version the report named, else the current one);
+2. pin the version (HeadObject: the version the report named, else the current one); when there is none (deleted,
+   never uploaded), record an `absent` custody event instead, tell the escalation worker (step 7), and stop;
 3. copy that version to a deterministic evidence key, `evidence/<bucket>/<sha256 of key>/<version>`, in the
    evidence bucket (Object Lock, versioned, SSE-KMS) with a legal hold and GOVERNANCE retention, unless a copy is
    already there (a redelivery, a second report, a crash after the copy);
@@ -78,6 +79,11 @@ def key_digest(key: str) -> str:
 def object_id(bucket: str, key: str, version_id: str) -> str:
     """One source object version: `<bucket>/<sha256 of key>/<version>`. Names its evidence and its custody log."""
     return f"{bucket}/{key_digest(key)}/{version_id}"
+
+
+# The version an `absent` event names when the report named none and the key had no current version. S3 version ids
+# are "null" or opaque tokens, never "-", so it cannot name a real version.
+UNPINNED_VERSION = "-"
 
 
 def evidence_key(bucket: str, key: str, version_id: str) -> str:
@@ -195,6 +201,7 @@ class Step(StrEnum):
     RESTRICTED = "restricted"  # the source version carries the quarantine tag
     RELEASED = "released"  # an analyst lifted a restriction
     DESTROYED = "destroyed"  # the evidence version was deleted on a law-enforcement request
+    ABSENT = "absent"  # there was nothing to preserve: the version (or the key) did not exist when the report came
 
 
 @dataclass(frozen=True)
@@ -247,8 +254,9 @@ class EvidenceReady(Protocol):
 
 
 def evidence_ready(request: QuarantineRequest, case_id: str, object_id: str) -> tuple[EscalationRequest, str]:
-    """The escalation request a verified child-safety copy sends, and its FIFO deduplication id: one per copied
-    version (a redelivery within SQS's five minutes is dropped by SQS, a later one is a no-op for the worker)."""
+    """The escalation request a verified child-safety copy (or a source found absent) sends, and its FIFO
+    deduplication id: one per object version (a redelivery within SQS's five minutes is dropped by SQS, a later one
+    is a no-op for the worker)."""
     decision = decide(request.category, request.type, TrustTier.PUBLIC)
     message = EscalationRequest(
         case_id=case_id,
@@ -440,7 +448,7 @@ def quarantine(
         return Outcome(Status.REFUSED)
     source = store.head_source(request.bucket, request.key, request.version_id)
     if source is None:
-        return Outcome(Status.SOURCE_GONE)
+        return _absent(request, custody, actor, ready, clock)
     now = clock()
 
     key = source.evidence_key
@@ -517,8 +525,7 @@ def quarantine(
     if should_restrict(request):
         _restrict(request, source, store, custody, event)
         status = Status.RESTRICTED
-    if ready is not None and request.case_id and (request.category, request.type) in CHILD_SAFETY_TYPES:
-        ready.send(*evidence_ready(request, request.case_id, source.object_id))
+    _tell_escalation(request, source.object_id, ready)
     return Outcome(
         status=status,
         object_id=source.object_id,
@@ -529,6 +536,33 @@ def quarantine(
         md5=verification.md5,
         verified_by=verification.method,
     )
+
+
+def _absent(
+    request: QuarantineRequest, custody: CustodyRecorder, actor: str, ready: EvidenceReady | None, clock: Clock
+) -> Outcome:
+    """Nothing to preserve, recorded as such: a case's draft waits for no copy that can never exist (the escalation
+    worker reads this event), and the chain of custody says why there is none, once per object version."""
+    event = CustodyEvent(
+        step=Step.ABSENT,
+        source_bucket=request.bucket,
+        source_key=request.key,
+        source_version_id=request.version_id or UNPINNED_VERSION,
+        at=clock(),
+        by=actor,
+        report_id=request.report_id,
+        case_id=request.case_id,
+        detail={"reason": "no such version" if request.version_id else "no current version"},
+    )
+    custody.append(event)
+    _tell_escalation(request, event.object_id, ready)
+    return Outcome(Status.SOURCE_GONE, object_id=event.object_id)
+
+
+def _tell_escalation(request: QuarantineRequest, object_id: str, ready: EvidenceReady | None) -> None:
+    # Only child-safety cases have a draft that waits for its files.
+    if ready is not None and request.case_id and (request.category, request.type) in CHILD_SAFETY_TYPES:
+        ready.send(*evidence_ready(request, request.case_id, object_id))
 
 
 def _ensure_held(

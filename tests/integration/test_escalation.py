@@ -99,6 +99,28 @@ def test_two_partners_reporting_one_csam_object_get_one_case_and_one_draft_with_
     assert stored["notifiedSeverity"]["S"] == "P0" and stored["draftSha256"]["S"]
 
 
+def test_a_csam_object_deleted_before_its_copy_is_recorded_absent_and_its_draft_waits_for_nothing(world):
+    gone = "https://demo-customer-content.s3.amazonaws.com/images/deleted-before-the-copy.png"
+    submit(csam(url=gone), PARTNER_A)
+    run_pipeline(world)
+
+    gone_case = case_id_for("s3://demo-customer-content/images/deleted-before-the-copy.png", "child_safety")
+    custody = [i for i in report_items_of(world, "custody") if i["step"]["S"] == "absent"]
+    assert [(i["sourceKey"]["S"], i["caseId"]["S"]) for i in custody] == [
+        ("images/deleted-before-the-copy.png", gone_case)
+    ]
+    assert "fileDetails" not in ET.tostring(draft(world, gone_case)).decode(), "a draft, with no file to describe"
+    assert "awaitingEvidenceSince" not in case(world, gone_case), "nothing left for the sweeper to send again"
+    evidence = s3().list_object_versions(Bucket=world.physical_name("EvidenceBucket"), Prefix="evidence/")
+    assert evidence.get("Versions", []) == []
+
+
+def report_items_of(world, entity: str) -> list[dict[str, Any]]:
+    table = world.physical_name("ReportsTable")
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    return [item for item in items if item.get("entity", {}).get("S") == entity]
+
+
 def test_on_call_hears_ids_and_classification_never_content_contacts_or_places(world):
     submit(csam(description="a description only the reporter wrote"), PARTNER_A)
     run_pipeline(world)

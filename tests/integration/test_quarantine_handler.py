@@ -255,13 +255,15 @@ def test_the_version_the_report_named_is_preserved_even_after_an_overwrite(world
     assert copy["Size"] == len(DEMO_OBJECTS[key][1])
 
 
-def test_a_deleted_object_is_acknowledged_and_nothing_is_preserved(world, demo_bucket, s3_requests):
+def test_a_deleted_object_is_acknowledged_recorded_absent_and_nothing_is_preserved(world, demo_bucket, s3_requests):
     key = "notes/readme.txt"
     s3().delete_object(Bucket=DEMO_BUCKET, Key=key, VersionId=demo_bucket[key])
 
     assert deliver(sqs_event(request_body(key, version_id=demo_bucket[key]))) == []
 
-    assert s3_requests.count("CopyObject") == 0 and evidence_versions(world) == [] and custody(world) == []
+    assert s3_requests.count("CopyObject") == 0 and evidence_versions(world) == []
+    (event,) = custody(world)
+    assert event["SK"]["S"] == "EVENT#absent" and event["sourceVersionId"]["S"] == demo_bucket[key]
 
 
 def test_a_malformed_message_fails_alone_and_the_rest_of_the_batch_is_done(world, demo_bucket):

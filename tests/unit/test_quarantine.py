@@ -346,10 +346,30 @@ def test_an_unprotected_bucket_is_refused_without_any_s3_call():
     assert s3.calls == [] and custody.events == {}
 
 
-def test_a_deleted_object_is_acknowledged_as_gone_and_nothing_is_copied():
+def test_a_deleted_object_is_recorded_absent_once_and_nothing_is_copied():
     s3, custody = MemoryS3(), MemoryCustody()
-    assert run(request("never/uploaded"), s3, custody).status is Status.SOURCE_GONE
-    assert s3.copies == {} and custody.events == {}
+    outcome = run(request("never/uploaded"), s3, custody)
+    assert outcome.status is Status.SOURCE_GONE and s3.copies == {}
+    assert custody.steps() == ["absent"]
+    (event,) = custody.events.values()
+    assert event.source_key == "never/uploaded" and event.report_id == REPORT and event.sha256 is None
+    assert event.detail == {"reason": "no current version"}
+    run(request("never/uploaded", report_id="01KB2X3Y4Z5A6B7C8D9E0F1G2J"), s3, custody)
+    assert custody.steps() == ["absent"], "the first report's record stands"
+
+    s3.put("gone/since.txt", b"bytes")
+    named = run(request("gone/since.txt", version_id="v-deleted"), s3, custody)
+    assert custody.find(named.object_id, "absent") is not None and named.object_id.endswith("/v-deleted")
+    assert custody.find(named.object_id, "absent").detail == {"reason": "no such version"}  # type: ignore[union-attr]
+
+
+def test_an_absent_child_safety_object_lets_its_draft_finish_without_it():
+    s3, custody, escalations = MemoryS3(), MemoryCustody(), Escalations()
+    run(request("never/uploaded"), s3, custody, escalations=escalations)
+    ((message, _),) = escalations.sent
+    assert message.case_id == "c" * 32 and message.child_safety
+    run(request("never/uploaded", type="phishing", restrict=False), s3, custody, escalations=escalations)
+    assert len(escalations.sent) == 1, "a phishing case has no draft to finish"
 
 
 def test_the_named_version_is_preserved_not_the_current_one():
