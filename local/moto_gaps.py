@@ -1,4 +1,5 @@
-"""Where moto (5.2.5) answers the evidence checks unlike S3, made good on a client, for tests and `make run` only.
+"""Where moto (5.2.5) answers unlike AWS, made good for tests and `make run` only: S3's evidence checks on a client,
+and DynamoDB under concurrent callers in the process that runs moto (`serialise_dynamodb`, at the end).
 
 The quarantine worker verifies evidence copies without reading them (GetObjectAttributes, GetObjectLegalHold,
 GetObjectRetention; shared/adapters/evidence_bucket.py). moto falls short on two of those, and product code must not
@@ -17,8 +18,12 @@ know: `install` fixes them on a boto3 S3 client (or a session, for clients made 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import io
+import json
+import threading
+import types
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,3 +130,103 @@ def _xml(url: str, status: int, body: str) -> AWSResponse:
     headers["Content-Type"] = "application/xml"
     headers["Date"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     return AWSResponse(url, status, headers, raw)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DynamoDB under concurrency, in the process that runs moto
+# ---------------------------------------------------------------------------------------------------------------
+
+_dynamodb_lock = threading.RLock()
+_dynamodb_patched: list[bool] = []
+
+
+def serialise_dynamodb() -> None:
+    """Make a moto server running in this process answer DynamoDB as DynamoDB does under concurrent callers.
+
+    Two gaps show when many requests arrive at once (a viral case: 30 partners, four stream pollers):
+    - moto's DynamoDB backend is not thread-safe: a transaction, a Scan or a Query iterates a table's items while
+      another request thread adds to them, and answers 500 (`dictionary changed size during iteration`). DynamoDB
+      serialises each item's writes; here every DynamoDB request runs under one lock. DynamoDB has no long poll, so
+      the lock is held for one request's work only (SQS, which does long-poll, is left alone).
+    - before a transaction moto deep-copies the whole table once per action, stream records included, to roll back
+      on a cancellation: a 91-action transaction on a 10,000-item table makes 91 copies of it, seconds of work per
+      batch that DynamoDB does in milliseconds. Instead only the items the transaction names are kept, and put back
+      as they were when it is cancelled (the stream keeps the records of the writes undone: every one is of an item
+      that is not a new report, which is all the dispatcher reads).
+    - GetRecords goes through moto's generic response serializer, which walks every attribute of every image against
+      the service model: under a viral case it took a third of the process's time. The records are already in the
+      wire format (DynamoDB JSON), so they are written out as JSON directly.
+    Idempotent; effective only where moto runs in this process (embedded `make run`, a test's moto server).
+    """
+    if _dynamodb_patched:
+        return
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    def records_as_json(self: Any) -> str:
+        result = self.backend.get_records(self._get_param("ShardIterator"), self._get_param("Limit") or 1000)
+        # The wire format's timestamps are epoch seconds; moto keeps datetimes.
+        return json.dumps(result, default=lambda value: value.timestamp() if isinstance(value, datetime) else value)
+
+    call_action = DynamoHandler.call_action
+
+    def call_action_alone(self: Any) -> Any:
+        with _dynamodb_lock:
+            return call_action(self)
+
+    real_transaction = models.DynamoDBBackend.transact_write_items
+
+    def item_slot(table: Any, op: dict[str, Any]) -> tuple[Any, Any]:
+        key = op.get("Key") or op.get("Item") or {}
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        return hash_value, range_value
+
+    def transaction_keeping_named_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        kept: list[tuple[Any, Any, Any, Any]] = []
+        for action in transact_items:
+            op = next(iter(action.values()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None or not isinstance(op, dict):
+                continue
+            try:
+                hash_value, range_value = item_slot(table, op)
+            except (KeyError, TypeError):
+                continue  # moto refuses the action itself, before any write
+            stored = table.items.get(hash_value)
+            if range_value is not None:
+                stored = stored.get(range_value) if isinstance(stored, dict) else None
+            kept.append((table, hash_value, range_value, copy.deepcopy(stored)))
+        original_copy = models.copy
+        models.copy = types.SimpleNamespace(deepcopy=lambda value, memo=None: value)  # type: ignore[assignment]
+        try:
+            real_transaction(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, before in reversed(kept):
+                _put_back(table, hash_value, range_value, before)
+            raise
+        finally:
+            models.copy = original_copy
+
+    DynamoDBStreamsHandler.get_records = records_as_json  # type: ignore[method-assign,assignment]
+    DynamoHandler.call_action = call_action_alone  # type: ignore[method-assign]
+    models.DynamoDBBackend.transact_write_items = transaction_keeping_named_items  # type: ignore[method-assign]
+    _dynamodb_patched.append(True)
+
+
+def _put_back(table: Any, hash_value: Any, range_value: Any, before: Any) -> None:
+    if range_value is None:
+        if before is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = before
+        return
+    items = table.items[hash_value]
+    if before is None:
+        items.pop(range_value, None)
+        if not items:
+            table.items.pop(hash_value, None)
+    else:
+        items[range_value] = before

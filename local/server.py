@@ -101,6 +101,7 @@ def embedded_moto() -> Iterator[str]:
     """Moto's server on 127.0.0.1 (free port) in this process, with boto3 pointed at it via the environment."""
     from moto.server import ThreadedMotoServer  # heavy: only imported when no endpoint was given
 
+    moto_gaps.serialise_dynamodb()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

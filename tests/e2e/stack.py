@@ -76,6 +76,55 @@ def recording_moto(directory: Path) -> Iterator[Endpoint]:
         server.stop()
 
 
+# A moto server in a process of its own, with the DynamoDB fixes `make run` applies to its embedded one.
+_MOTO_PROCESS = """
+import sys
+from local.moto_gaps import serialise_dynamodb
+serialise_dynamodb()
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f"http://{host}:{port}", flush=True)
+sys.stdin.read()  # serve until the test closes its end of the pipe (or dies)
+server.stop()
+"""
+
+
+@contextmanager
+def moto_in_its_own_process() -> Iterator[str]:
+    """A moto server process, as AWS is to a deployed stack: outside the stack's process, with a core of its own
+    (a stack and its embedded moto share one interpreter lock). Yields its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _MOTO_PROCESS],
+        cwd=REPO,
+        env={name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=lambda: lines.put(process.stdout.readline() if process.stdout else ""), daemon=True).start()
+    try:
+        try:
+            url = lines.get(timeout=STARTUP_DEADLINE_SECONDS).strip()
+        except queue.Empty:
+            pytest.fail(f"the moto server printed no URL within {STARTUP_DEADLINE_SECONDS}s")
+        if not url:
+            pytest.fail(f"the moto server exited with {process.wait()} before printing its URL")
+        yield url
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Running:
     process: subprocess.Popen[str]
