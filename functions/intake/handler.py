@@ -17,7 +17,7 @@ from shared.adapters.reports_table import ReportTable
 from shared.adapters.server_secret import server_secret
 from shared.config import settings
 from shared.domain import intake
-from shared.domain.answers import BatchAnswer, Refusal
+from shared.domain.answers import API_SECURITY_HEADERS, BatchAnswer, Refusal
 from shared.domain.callers import Caller, identify, principal_of
 from shared.domain.errors import DomainError, StoreUnavailable
 
@@ -57,7 +57,7 @@ def _submitted() -> bytes:
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response[str]:
-    headers = {"Cache-Control": "no-store", **(headers or {})}
+    headers = {**API_SECURITY_HEADERS, **(headers or {})}
     return Response(status, "application/json", json.dumps(body, separators=(",", ":")), headers=headers)
 
 

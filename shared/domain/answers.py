@@ -25,6 +25,19 @@ MAX_LISTED_BYTES = 60_000
 _MAX_PATH, _MAX_CODE, _MAX_MESSAGE = 300, 100, 400
 
 
+# The headers of every JSON answer the API gives (the gateway's own answers carry the same, infra/template.yaml
+# GatewayResponses): HTTPS only from the first visit on, no MIME sniffing, no framing, no Referer, nothing cached
+# (receipts and statuses are a partner's own). A document that is public may relax Cache-Control.
+API_SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(
         frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
