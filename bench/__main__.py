@@ -27,6 +27,7 @@ SECTIONS = (
     "bench.pipeline",
     "bench.hotcase",
     "bench.quarantine",
+    "bench.hostile",
 )
 
 
