@@ -205,6 +205,24 @@ def local_stack(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -
             process.wait()
 
 
+# Quotas raised so that every request of a load or hostile-input test reaches the service, not the throttle.
+UNTHROTTLED = ("--parameter", "PartnerRateLimit=100000", "--parameter", "PartnerBurstLimit=100000")
+
+
+@contextmanager
+def local_stack_on(endpoint: str, directory: Path, *args: str) -> Iterator[Running]:
+    """`python -m local` against a moto server of the test's own (AWS_ENDPOINT_URL), its state in `directory`."""
+    env = environment(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        LOCAL_STATE_DIR=str(directory / "state"),
+    )
+    with local_stack(directory, *args, env=env) as running:
+        yield running
+
+
 @dataclass
 class Answer:
     status: int

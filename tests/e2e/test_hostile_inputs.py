@@ -26,11 +26,11 @@ import pytest
 
 from tests.e2e.stack import (
     SECURITY_HEADERS,
+    UNTHROTTLED,
     Answer,
     Running,
     call,
-    environment,
-    local_stack,
+    local_stack_on,
     moto_in_its_own_process,
 )
 from tests.samples import well_formed, xarf
@@ -202,65 +202,42 @@ def api1_object_level_authorization(victim_id: str) -> Iterator[Case]:
 
 
 def api2_authentication() -> Iterator[Case]:
+    forged = [
+        "",
+        "AWS4-HMAC-SHA256",
+        "AWS4-HMAC-SHA256 Credential=",
+        "Basic YWRtaW46YWRtaW4=",
+        "Bearer x.y.z",
+        "AWS4-HMAC-SHA256 Credential=/20260101/us-east-1/execute-api/aws4_request, Signature=0",
+        "AWS4-HMAC-SHA256 X-Credential=EVIL/1, Credential=A/2, SignedHeaders=host, Signature=0",
+        "AWS4-HMAC-SHA256 Credential=A/1, Credential=B/2, SignedHeaders=host, Signature=0",
+        "AWS4-HMAC-SHA256 Credential=" + "A" * 5000 + "/1, SignedHeaders=host, Signature=0",
+        "AWS4-HMAC-SHA256 Credential=\u00e9vil/1, SignedHeaders=host, Signature=0",
+        "Credential=AKIAEXAMPLE/20260101/us-east-1/execute-api/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=AKIA EVIL/1, SignedHeaders=host, Signature=0",
+    ]
+    presigned = [
+        "X-Amz-Credential=",
+        "X-Amz-Credential=EVIL",
+        "X-Amz-Signature=00",
+        "X-Amz-Credential=A%2F1&X-Amz-Credential=B%2F2",
+    ]
     for route, method in (
         ("/v1/reports", "POST"),
         ("/v1/reports/01KB0000000000000000000000", "GET"),
         ("/v1/reports/batch", "POST"),
     ):
-        yield Case(
-            "API2",
-            f"unsigned {method} {route}",
-            method,
-            route,
-            report_body(),
-            list(JSON),
-            signed_as=None,
-            expect=frozenset({403}),
-        )
-        for n, authorization in enumerate(
-            [
-                "",
-                "AWS4-HMAC-SHA256",
-                "AWS4-HMAC-SHA256 Credential=",
-                "Basic YWRtaW46YWRtaW4=",
-                "Bearer x.y.z",
-                "AWS4-HMAC-SHA256 Credential=/20260101/us-east-1/execute-api/aws4_request, Signature=0",
-                "AWS4-HMAC-SHA256 X-Credential=EVIL/1, Credential=A/2, SignedHeaders=host, Signature=0",
-                "AWS4-HMAC-SHA256 Credential=A/1, Credential=B/2, SignedHeaders=host, Signature=0",
-                "AWS4-HMAC-SHA256 Credential=" + "A" * 5000 + "/1, SignedHeaders=host, Signature=0",
-                "AWS4-HMAC-SHA256 Credential=\u00e9vil/1, SignedHeaders=host, Signature=0",
-                "Credential=AKIAEXAMPLE/20260101/us-east-1/execute-api/aws4_request",
-                "AWS4-HMAC-SHA256 Credential=AKIA EVIL/1, SignedHeaders=host, Signature=0",
-            ]
-        ):
-            headers = [*JSON, ("Authorization", authorization)]
+        attempts = [(f"unsigned {method} {route}", route, [])]
+        attempts += [
+            (f"forged Authorization {n} on {method} {route}", route, [("Authorization", authorization)])
+            for n, authorization in enumerate(forged)
+        ]
+        attempts += [
+            (f"presigned junk {n} on {method} {route}", f"{route}?{query}", []) for n, query in enumerate(presigned)
+        ]
+        for name, target, headers in attempts:
             yield Case(
-                "API2",
-                f"forged Authorization {n} on {method} {route}",
-                method,
-                route,
-                report_body(),
-                headers,
-                signed_as=None,
-                expect=frozenset({403}),
-            )
-        for n, query in enumerate(
-            [
-                "X-Amz-Credential=",
-                "X-Amz-Credential=EVIL",
-                "X-Amz-Signature=00",
-                "X-Amz-Credential=A%2F1&X-Amz-Credential=B%2F2",
-            ]
-        ):
-            yield Case(
-                "API2",
-                f"presigned junk {n} on {method} {route}",
-                method,
-                f"{route}?{query}",
-                report_body(),
-                list(JSON),
-                signed_as=None,
-                expect=frozenset({403}),
+                "API2", name, method, target, report_body(), [*JSON, *headers], signed_as=None, expect=frozenset({403})
             )
 
 
@@ -710,16 +687,7 @@ def endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def stack(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    directory = tmp_path_factory.mktemp("hostile")
-    env = environment(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        LOCAL_STATE_DIR=str(directory / "state"),
-    )
-    quota = ("--parameter", "PartnerRateLimit=100000", "--parameter", "PartnerBurstLimit=100000")
-    with local_stack(directory, *quota, env=env) as running:
+    with local_stack_on(endpoint, tmp_path_factory.mktemp("hostile"), *UNTHROTTLED) as running:
         yield running
 
 

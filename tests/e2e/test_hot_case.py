@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from shared.adapters.cases_table import case_key
-from tests.e2e.stack import Running, call, environment, eventually, local_stack, moto_in_its_own_process
+from tests.e2e.stack import UNTHROTTLED, Running, call, eventually, local_stack_on, moto_in_its_own_process
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -42,17 +42,7 @@ def endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def stack(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    directory = tmp_path_factory.mktemp("hot-case")
-    env = environment(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        LOCAL_STATE_DIR=str(directory / "state"),
-    )
-    # The quota is raised so that every submission reaches the service: this is about the pipeline, not the throttle.
-    quota = ("--parameter", "PartnerRateLimit=100000", "--parameter", "PartnerBurstLimit=100000")
-    with local_stack(directory, *quota, env=env) as running:
+    with local_stack_on(endpoint, tmp_path_factory.mktemp("hot-case"), *UNTHROTTLED) as running:
         yield running
 
 
