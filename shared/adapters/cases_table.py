@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
@@ -26,10 +27,17 @@ from shared.domain.cases import (
     CaseState,
     MarkOutcome,
 )
+from shared.domain.casework import CaseClaimed, CaseNotFound, Claim, NotClaimHolder
 from shared.domain.errors import StoreUnavailable
 from shared.domain.messages import EscalationRequest
 from shared.domain.policy import Severity
-from shared.domain.reports import CONTACT_RETENTION_DAYS, ReporterContact, ReportRecord, ReportStatus
+from shared.domain.reports import (
+    CONTACT_RETENTION_DAYS,
+    ReporterContact,
+    ReportRecord,
+    ReportStatus,
+    utc_timestamp,
+)
 from shared.domain.sweep import Listed, WaitingEscalation
 
 if TYPE_CHECKING:
@@ -152,6 +160,10 @@ class _Expression:
             "ExpressionAttributeNames": self.names,
             **({"ExpressionAttributeValues": self.values} if self.values else {}),
         }
+
+
+def _parsed(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def _error_code(exc: ClientError) -> str:
@@ -462,6 +474,63 @@ class CaseTable(TableAdapter):
             since = item.get("awaitingEvidenceSince", {}).get("S", "")
             found.append(WaitingEscalation(case_id=item["caseId"]["S"], since=since, request=request))
         return found
+
+    def take_claim(self, case_id: str, wanted: Claim, now: datetime) -> Claim:
+        """Give the case's claim to `wanted.analyst` until `wanted.until`, if nobody else holds it at `now`.
+
+        One conditional UpdateItem, so two analysts claiming at once cannot both win (shared.domain.casework.claim
+        is the same rule, for deciding before asking). Raises CaseNotFound, or CaseClaimed naming the holder.
+        """
+        names = {"#by": "claimedBy", "#until": "claimUntil"}
+        values: dict[str, AttributeValueTypeDef] = {
+            ":me": {"S": wanted.analyst},
+            ":until": {"S": utc_timestamp(wanted.until)},
+            ":now": {"S": utc_timestamp(now)},
+        }
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=case_key(case_id),
+                UpdateExpression="SET #by = :me, #until = :until",
+                ConditionExpression="attribute_exists(PK) AND "
+                "(attribute_not_exists(#by) OR #by = :me OR #until <= :now)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailable(_error_code(exc)) from exc
+            held = cast(dict[str, Any], exc.response).get("Item")
+            if not held:
+                raise CaseNotFound(f"no case {case_id}") from exc
+            raise CaseClaimed(held["claimedBy"]["S"], _parsed(held["claimUntil"]["S"])) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return wanted
+
+    def end_claim(self, case_id: str, analyst: str, now: datetime) -> None:
+        """Remove the claim if `analyst` holds it, or it has lapsed, or there is none; else NotClaimHolder."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=case_key(case_id),
+                UpdateExpression="REMOVE #by, #until",
+                ConditionExpression="attribute_exists(PK) AND "
+                "(attribute_not_exists(#by) OR #by = :me OR #until <= :now)",
+                ExpressionAttributeNames={"#by": "claimedBy", "#until": "claimUntil"},
+                ExpressionAttributeValues={":me": {"S": analyst}, ":now": {"S": utc_timestamp(now)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailable(_error_code(exc)) from exc
+            held = cast(dict[str, Any], exc.response).get("Item")
+            if not held:
+                raise CaseNotFound(f"no case {case_id}") from exc
+            raise NotClaimHolder(f"the claim is held by {held['claimedBy']['S']}") from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
 
     def _update_case(
         self,

@@ -1,0 +1,157 @@
+"""Casework rules: what an analyst may see, when a case is due, who holds it, and what a decision may say.
+
+Pure rules for the analysts' API (issue 13); the routes and the table come on top of them. Every rule here is about
+people acting on cases, so each refusal is a DomainError with the status the API answers:
+
+- **Visibility.** Child-safety cases (CSAM, CSEM) are shown to the `child-safety` group only (REPORT Act: limit who
+  sees the material); everyone else is told the case does not exist, as for a case that does not, so the queue does
+  not leak their existence either.
+- **Due time.** A case is due a fixed time after its first report, by severity (defaults P0 1 h, P1 4 h, P2 24 h,
+  P3 72 h; configurable). The queue is ordered by severity, P0 first, then by due time, earliest first: the key is
+  one string, so a DynamoDB sort key can hold it and one Query serves a page.
+- **Claims.** A claim is a lease (30 minutes by default), so two analysts never work one case and a claim left by
+  someone who went home lapses by itself. The holder renews it by claiming again; anyone may take a lapsed one; only
+  the holder gives it up early.
+- **Decisions.** A reason code from the AWS Abuse Signal API's vocabulary (the one partners already read) and an
+  action. RESTRICT is a decision that the content breaks the rules, so it goes with ACTIONED only and needs the
+  statement of reasons the owner is owed (DSA Art. 17); RELEASE lifts a restriction, so it cannot go with ACTIONED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from shared.domain.cases import CHILD_SAFETY_FAMILY
+from shared.domain.errors import DomainError
+from shared.domain.policy import Severity
+from shared.domain.reports import ReasonCode, utc_timestamp
+
+CHILD_SAFETY_GROUP = "child-safety"
+ANALYSTS_GROUP = "analysts"
+EVIDENCE_CUSTODIANS_GROUP = "evidence-custodians"
+
+DEFAULT_SLA = {
+    Severity.P0: timedelta(hours=1),
+    Severity.P1: timedelta(hours=4),
+    Severity.P2: timedelta(hours=24),
+    Severity.P3: timedelta(hours=72),
+}
+CLAIM_LEASE = timedelta(minutes=30)
+MAX_STATEMENT_CHARS = 5_000  # the DSA Transparency Database's limit for a statement's free text
+MAX_NOTE_CHARS = 5_000
+
+
+class CaseNotFound(DomainError):
+    """No case with that id that this analyst may see (the two are not told apart)."""
+
+    status = 404
+    code = "rule.case.not_found"
+
+
+class CaseClaimed(DomainError):
+    """Another analyst holds the case's claim."""
+
+    status = 409
+    code = "rule.case.claimed"
+
+    def __init__(self, holder: str, until: datetime) -> None:
+        super().__init__(f"the case is claimed by {holder} until {utc_timestamp(until)}")
+        self.holder = holder
+        self.until = until
+
+
+class NotClaimHolder(DomainError):
+    """Only the analyst who holds a claim may give it up."""
+
+    status = 409
+    code = "rule.case.not_claim_holder"
+
+
+# --- visibility -------------------------------------------------------------------------------------------------
+
+
+def may_see(family: str, groups: Collection[str]) -> bool:
+    if family == CHILD_SAFETY_FAMILY:
+        return CHILD_SAFETY_GROUP in groups
+    return ANALYSTS_GROUP in groups or CHILD_SAFETY_GROUP in groups
+
+
+def visible_families(groups: Collection[str], families: Collection[str]) -> list[str]:
+    """The families of `families` this analyst's queue lists (one Query per family and page)."""
+    return sorted(family for family in families if may_see(family, groups))
+
+
+# --- due time and the queue ------------------------------------------------------------------------------------
+
+
+def due_at(severity: Severity, first_seen: datetime, sla: Mapping[Severity, timedelta] = DEFAULT_SLA) -> datetime:
+    return first_seen + sla[severity]
+
+
+def queue_key(severity: Severity, due: datetime) -> str:
+    """The queue's sort key: severity first (P0 < P1 < ... in text order), then due time (text order is time order)."""
+    return f"{severity}#{utc_timestamp(due)}"
+
+
+# --- claims ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    analyst: str
+    until: datetime
+
+    def held_at(self, now: datetime) -> bool:
+        return now < self.until
+
+
+def claim(current: Claim | None, analyst: str, now: datetime, lease: timedelta = CLAIM_LEASE) -> Claim:
+    """The claim after `analyst` asks for the case: a new or renewed lease, or CaseClaimed naming who holds it."""
+    if current is not None and current.held_at(now) and current.analyst != analyst:
+        raise CaseClaimed(current.analyst, current.until)
+    return Claim(analyst, now + lease)
+
+
+def give_up(current: Claim | None, analyst: str, now: datetime) -> None:
+    """Check that `analyst` may end the claim early: a lapsed or absent claim ends as it is, anyone's."""
+    if current is not None and current.held_at(now) and current.analyst != analyst:
+        raise NotClaimHolder(f"the claim is held by {current.analyst}")
+
+
+# --- decisions ---------------------------------------------------------------------------------------------------
+
+
+class Action(StrEnum):
+    RESTRICT = "RESTRICT"  # keep or put the quarantine restriction on every quarantined object of the case
+    RELEASE = "RELEASE"  # lift it (a custody event per object)
+    NONE = "NONE"
+
+
+class DecisionRequest(BaseModel):
+    """`POST /v1/cases/{caseId}/decisions`: what the analyst decided, as sent."""
+
+    # defer_build: workers that load this module for the claim rules never pay for the schema.
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
+
+    reason_code: ReasonCode
+    action: Action = Action.NONE
+    statement: str | None = Field(default=None, max_length=MAX_STATEMENT_CHARS)  # for the content's owner
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)  # internal, never sent to anyone
+
+    @model_validator(mode="after")
+    def _action_fits_reason(self) -> DecisionRequest:
+        if self.action is Action.RESTRICT and self.reason_code is not ReasonCode.ACTIONED:
+            raise ValueError("RESTRICT is a decision that the content breaks the rules: its reason is ACTIONED")
+        if self.action is Action.RESTRICT and not (self.statement or "").strip():
+            raise ValueError("a restriction needs a statement of reasons for the content's owner (DSA Art. 17)")
+        if self.action is Action.RELEASE and self.reason_code is ReasonCode.ACTIONED:
+            raise ValueError("RELEASE lifts a restriction: it cannot go with ACTIONED")
+        return self
