@@ -27,7 +27,7 @@ from shared.domain.cases import (
     CaseState,
     MarkOutcome,
 )
-from shared.domain.casework import CaseClaimed, CaseNotFound, Claim, NotClaimHolder
+from shared.domain.casework import CaseClaimed, Claim, NoSuchCase, NotClaimHolder
 from shared.domain.errors import StoreUnavailable
 from shared.domain.messages import EscalationRequest
 from shared.domain.policy import Severity
@@ -479,7 +479,7 @@ class CaseTable(TableAdapter):
         """Give the case's claim to `wanted.analyst` until `wanted.until`, if nobody else holds it at `now`.
 
         One conditional UpdateItem, so two analysts claiming at once cannot both win (shared.domain.casework.claim
-        is the same rule, for deciding before asking). Raises CaseNotFound, or CaseClaimed naming the holder.
+        is the same rule, for deciding before asking). Raises NoSuchCase, or CaseClaimed naming the holder.
         """
         names = {"#by": "claimedBy", "#until": "claimUntil"}
         values: dict[str, AttributeValueTypeDef] = {
@@ -503,7 +503,7 @@ class CaseTable(TableAdapter):
                 raise StoreUnavailable(_error_code(exc)) from exc
             held = cast(dict[str, Any], exc.response).get("Item")
             if not held:
-                raise CaseNotFound(f"no case {case_id}") from exc
+                raise NoSuchCase(f"no case {case_id}") from exc
             raise CaseClaimed(held["claimedBy"]["S"], _parsed(held["claimUntil"]["S"])) from exc
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -527,7 +527,7 @@ class CaseTable(TableAdapter):
                 raise StoreUnavailable(_error_code(exc)) from exc
             held = cast(dict[str, Any], exc.response).get("Item")
             if not held:
-                raise CaseNotFound(f"no case {case_id}") from exc
+                raise NoSuchCase(f"no case {case_id}") from exc
             raise NotClaimHolder(f"the claim is held by {held['claimedBy']['S']}") from exc
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc

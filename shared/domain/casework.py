@@ -43,12 +43,13 @@ DEFAULT_SLA = {
     Severity.P3: timedelta(hours=72),
 }
 CLAIM_LEASE = timedelta(minutes=30)
-MAX_STATEMENT_CHARS = 5_000  # the DSA Transparency Database's limit for a statement's free text
+MAX_STATEMENT_CHARS = 5_000  # the DSA Transparency Database's limit on `decision_facts`, where the statement goes
 MAX_NOTE_CHARS = 5_000
 
 
-class CaseNotFound(DomainError):
-    """No case with that id that this analyst may see (the two are not told apart)."""
+class NoSuchCase(DomainError):
+    """No case with that id that this analyst may see (the two are not told apart). Not the escalation worker's
+    CaseNotFound, which is a message to retry."""
 
     status = 404
     code = "rule.case.not_found"

@@ -8,7 +8,7 @@ import pytest
 
 from shared.adapters.cases_table import CaseTable
 from shared.domain.cases import case_id_for
-from shared.domain.casework import CaseClaimed, CaseNotFound, NotClaimHolder, claim
+from shared.domain.casework import CaseClaimed, NoSuchCase, NotClaimHolder, claim
 from tests.conftest import report_items, stream_event
 from tests.integration.test_dispatch import (
     PARTNER_B,
@@ -65,7 +65,7 @@ def test_only_the_holder_ends_a_claim_early_and_a_missing_case_is_not_found(worl
     cases.end_claim(case_id, "ana", NOW)
     assert "claimedBy" not in case(world, case_id) and "claimUntil" not in case(world, case_id)
     cases.take_claim(case_id, claim(None, "bo", NOW), NOW)
-    with pytest.raises(CaseNotFound):
+    with pytest.raises(NoSuchCase):
         cases.take_claim("0" * 32, claim(None, "ana", NOW), NOW)
-    with pytest.raises(CaseNotFound):
+    with pytest.raises(NoSuchCase):
         cases.end_claim("0" * 32, "ana", NOW)
