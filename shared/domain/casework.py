@@ -156,3 +156,58 @@ class DecisionRequest(BaseModel):
         if self.action is Action.RELEASE and self.reason_code is ReasonCode.ACTIONED:
             raise ValueError("RELEASE lifts a restriction: it cannot go with ACTIONED")
         return self
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision as recorded: the request, who took it and when."""
+
+    decision_id: str
+    case_id: str
+    analyst: str
+    decided_at: datetime
+    reason_code: ReasonCode
+    action: Action
+    statement: str | None
+    note: str | None
+
+    @property
+    def stands_for_new_reports(self) -> bool:
+        """While a restriction stands, a new report about the case completes at once with this decision's reason;
+        after any other decision a new report reopens the case (someone has to look again)."""
+        return self.action is Action.RESTRICT
+
+
+def decide(
+    case_id: str,
+    request: DecisionRequest,
+    analyst: str,
+    current: Claim | None,
+    now: datetime,
+    decision_id: str,
+) -> Decision:
+    """The decision, if `analyst` may take it: with the case's claim, or on a case nobody holds (a decision is work on
+    the case, so it follows the claim rule; it does not take the claim for later)."""
+    if current is not None and current.held_at(now) and current.analyst != analyst:
+        raise CaseClaimed(current.analyst, current.until)
+    return Decision(
+        decision_id=decision_id,
+        case_id=case_id,
+        analyst=analyst,
+        decided_at=now,
+        reason_code=request.reason_code,
+        action=request.action,
+        statement=request.statement,
+        note=request.note,
+    )
+
+
+# What a reporter is told of the outcome (DSA Art. 16(5)), in plain words: nothing of the content, the case or who
+# decided; the redress is said by the email that carries it.
+OUTCOME_WORDS = {
+    ReasonCode.ACTIONED: "We found that the content broke our rules or the law, and we acted on it.",
+    ReasonCode.REVIEWED_NO_AWS_ACTION: "We reviewed the content and found no reason to act on it.",
+    ReasonCode.NEED_MORE_INFORMATION: "We could not decide from what we have: please send more detail in a new report.",
+    ReasonCode.NOT_RESOLVABLE_TO_AWS: "The content you reported is not hosted with us, so we cannot act on it.",
+    ReasonCode.CONTENT_DOWN_OR_INACCESSIBLE: "The content was already gone or could not be reached when we looked.",
+}

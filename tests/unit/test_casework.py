@@ -12,12 +12,14 @@ from shared.domain.casework import (
     ANALYSTS_GROUP,
     CHILD_SAFETY_GROUP,
     DEFAULT_SLA,
+    OUTCOME_WORDS,
     Action,
     CaseClaimed,
     Claim,
     DecisionRequest,
     NotClaimHolder,
     claim,
+    decide,
     due_at,
     give_up,
     may_see,
@@ -110,3 +112,41 @@ def test_a_decision_takes_only_its_own_fields_and_known_values():
     ]:
         with pytest.raises(ValidationError):
             DecisionRequest.model_validate(body)
+
+
+def decision_request(**fields: str) -> DecisionRequest:
+    return DecisionRequest.model_validate({"reasonCode": "ACTIONED", "action": "RESTRICT", "statement": "s", **fields})
+
+
+def test_a_decision_follows_the_claim_rule_and_records_who_and_when():
+    request = decision_request()
+    free = decide("c" * 32, request, "ana", None, NOW, "D1")
+    assert (free.analyst, free.decided_at, free.reason_code, free.action) == (
+        "ana",
+        NOW,
+        ReasonCode.ACTIONED,
+        Action.RESTRICT,
+    )
+    held = Claim("ana", NOW + timedelta(minutes=10))
+    assert decide("c" * 32, request, "ana", held, NOW, "D2").decision_id == "D2"
+    with pytest.raises(CaseClaimed):
+        decide("c" * 32, request, "bo", held, NOW, "D3")
+    assert decide("c" * 32, request, "bo", held, NOW + timedelta(minutes=10), "D4").analyst == "bo", "lapsed"
+
+
+def test_only_a_standing_restriction_completes_later_reports_at_once():
+    restrict = decide("c" * 32, decision_request(), "ana", None, NOW, "D1")
+    assert restrict.stands_for_new_reports
+    for body in [
+        {"reasonCode": "REVIEWED_NO_AWS_ACTION"},
+        {"reasonCode": "ACTIONED"},
+        {"reasonCode": "REVIEWED_NO_AWS_ACTION", "action": "RELEASE"},
+    ]:
+        other = decide("c" * 32, DecisionRequest.model_validate(body), "ana", None, NOW, "D2")
+        assert not other.stands_for_new_reports, body
+
+
+def test_every_reason_has_words_for_the_reporter_and_they_say_nothing_of_the_case():
+    assert set(OUTCOME_WORDS) == set(ReasonCode)
+    for words in OUTCOME_WORDS.values():
+        assert words.endswith(".") and "case" not in words.lower() and "http" not in words
