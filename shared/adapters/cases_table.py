@@ -481,45 +481,37 @@ class CaseTable(TableAdapter):
         One conditional UpdateItem, so two analysts claiming at once cannot both win (shared.domain.casework.claim
         is the same rule, for deciding before asking). Raises NoSuchCase, or CaseClaimed naming the holder.
         """
-        names = {"#by": "claimedBy", "#until": "claimUntil"}
-        values: dict[str, AttributeValueTypeDef] = {
-            ":me": {"S": wanted.analyst},
-            ":until": {"S": utc_timestamp(wanted.until)},
-            ":now": {"S": utc_timestamp(now)},
-        }
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=case_key(case_id),
-                UpdateExpression="SET #by = :me, #until = :until",
-                ConditionExpression="attribute_exists(PK) AND "
-                "(attribute_not_exists(#by) OR #by = :me OR #until <= :now)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise StoreUnavailable(_error_code(exc)) from exc
-            held = cast(dict[str, Any], exc.response).get("Item")
-            if not held:
-                raise NoSuchCase(f"no case {case_id}") from exc
-            raise CaseClaimed(held["claimedBy"]["S"], _parsed(held["claimUntil"]["S"])) from exc
-        except Exception as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
+        held = self._claim_update(
+            case_id,
+            "SET #by = :me, #until = :until",
+            wanted.analyst,
+            now,
+            {":until": {"S": utc_timestamp(wanted.until)}},
+        )
+        if held is not None:
+            raise CaseClaimed(held["claimedBy"]["S"], _parsed(held["claimUntil"]["S"]))
         return wanted
 
     def end_claim(self, case_id: str, analyst: str, now: datetime) -> None:
         """Remove the claim if `analyst` holds it, or it has lapsed, or there is none; else NotClaimHolder."""
+        held = self._claim_update(case_id, "REMOVE #by, #until", analyst, now, {})
+        if held is not None:
+            raise NotClaimHolder(f"the claim is held by {held['claimedBy']['S']}")
+
+    def _claim_update(
+        self, case_id: str, update: str, analyst: str, now: datetime, values: dict[str, AttributeValueTypeDef]
+    ) -> dict[str, Any] | None:
+        """Apply `update` if the case exists and `analyst` may act on its claim at `now` (they hold it, it lapsed,
+        or there is none). None when applied; the case as stored when someone else holds it; NoSuchCase."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=case_key(case_id),
-                UpdateExpression="REMOVE #by, #until",
+                UpdateExpression=update,
                 ConditionExpression="attribute_exists(PK) AND "
                 "(attribute_not_exists(#by) OR #by = :me OR #until <= :now)",
                 ExpressionAttributeNames={"#by": "claimedBy", "#until": "claimUntil"},
-                ExpressionAttributeValues={":me": {"S": analyst}, ":now": {"S": utc_timestamp(now)}},
+                ExpressionAttributeValues={":me": {"S": analyst}, ":now": {"S": utc_timestamp(now)}, **values},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -528,9 +520,10 @@ class CaseTable(TableAdapter):
             held = cast(dict[str, Any], exc.response).get("Item")
             if not held:
                 raise NoSuchCase(f"no case {case_id}") from exc
-            raise NotClaimHolder(f"the claim is held by {held['claimedBy']['S']}") from exc
+            return held
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+        return None
 
     def _update_case(
         self,
