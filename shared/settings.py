@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.domain.callers import TrustTier
+from shared.domain.casework import DEFAULT_SLA
+from shared.domain.policy import Severity
 from shared.domain.reports import CONTACT_RETENTION_DAYS
 
 
@@ -53,6 +56,18 @@ class Settings(BaseModel):
     # The front doors' HMAC key for report ids and receipts (SERVER_SECRET_ARN): a Secrets Manager secret's ARN.
     server_secret_arn: str | None = Field(default=None, min_length=1)
     trust_safety_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # The SES identity outcome emails to reporters come from (functions/completion, DSA Art. 16(5)).
+    outcome_email_sender: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Casework (functions/casework): hours from a case's first report to its due time, by severity (CASE_SLA, JSON),
+    # and the role destruction orders run as (CUSTODIAN_ROLE_ARN; empty: the stack has no custodians, nobody destroys).
+    case_sla: dict[Severity, float] = Field(
+        default_factory=lambda: {s: d.total_seconds() / 3600 for s, d in DEFAULT_SLA.items()}
+    )
+    custodian_role_arn: str | None = None
+
+    @property
+    def sla(self) -> dict[Severity, timedelta]:
+        return {severity: timedelta(hours=hours) for severity, hours in self.case_sla.items()}
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -75,14 +90,14 @@ class Settings(BaseModel):
         found = {name: environment[name] for name in cls.model_fields if name not in values and name in environment}
         return {**found, **values}
 
-    @field_validator("partners", mode="before")
+    @field_validator("partners", "case_sla", mode="before")
     @classmethod
     def _decode(cls, value: Any) -> Any:
         if isinstance(value, str):
             try:
                 return json.loads(value)
             except ValueError:
-                raise ValueError("PARTNERS is not valid JSON") from None
+                raise ValueError("not valid JSON") from None
         return value
 
     @field_validator("protected_buckets", mode="before")

@@ -31,7 +31,9 @@ def _queues() -> dispatch.Queues:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = dispatch.dispatch(
         read_records(event.get("Records") or []),
-        store=CaseTable(settings().table_name, contact_retention_days=settings().contact_retention_days),
+        store=CaseTable(
+            settings().table_name, contact_retention_days=settings().contact_retention_days, sla=settings().sla
+        ),
         outbox=SqsOutbox(),
         queues=_queues(),
     )

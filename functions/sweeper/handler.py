@@ -39,7 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         _fired_at(event),
         queued=QueuedReports(config.table_name),
         waiting=CaseTable(config.table_name),
-        store=CaseTable(config.table_name, contact_retention_days=config.contact_retention_days),
+        store=CaseTable(config.table_name, contact_retention_days=config.contact_retention_days, sla=config.sla),
         outbox=SqsOutbox(),
         queues=dispatch.Queues(quarantine_url=quarantine, escalation_url=escalation),
     )

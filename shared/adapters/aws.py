@@ -39,7 +39,7 @@ _CONFIG = Config(
 _S3_CONFIG = _CONFIG.merge(Config(read_timeout=120, max_pool_connections=20))
 
 
-SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager")
+SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "sts")
 
 
 class _ServiceLoader(Loader):
@@ -102,7 +102,29 @@ def secretsmanager() -> Any:  # one call is made with it (GetSecretValue): no st
     return _session().create_client("secretsmanager", config=_CONFIG)
 
 
+@cache
+def sts() -> Any:  # AssumeRole only (destruction orders): no stubs package pinned for it
+    return _session().create_client("sts", config=_CONFIG)
+
+
+def s3_as(role_arn: str, session_name: str) -> S3Client:
+    """S3 with a role's short-lived credentials (not cached: each destruction order assumes the role afresh, so its
+    CloudTrail entries name the session, and the credentials outlive nothing)."""
+    credentials = sts().assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=900)["Credentials"]
+    return cast(
+        "S3Client",
+        _session().create_client(
+            "s3",
+            config=_CONFIG,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        ),
+    )
+
+
 def clear() -> None:
+    sts.cache_clear()
     dynamodb.cache_clear()
     s3.cache_clear()
     s3_request_path.cache_clear()

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
@@ -27,7 +27,17 @@ from shared.domain.cases import (
     CaseState,
     MarkOutcome,
 )
-from shared.domain.casework import CaseClaimed, Claim, NoSuchCase, NotClaimHolder
+from shared.domain.casework import (
+    DEFAULT_SLA,
+    CaseClaimed,
+    CaseStatus,
+    Claim,
+    NoSuchCase,
+    NotClaimHolder,
+    due_at,
+    queue_partition,
+    queue_sort_key,
+)
 from shared.domain.errors import StoreUnavailable
 from shared.domain.messages import EscalationRequest
 from shared.domain.policy import Severity
@@ -184,9 +194,16 @@ class CaseTable(TableAdapter):
         client: DynamoDBClient | None = None,
         *,
         contact_retention_days: int = CONTACT_RETENTION_DAYS,
+        sla: Mapping[Severity, timedelta] = DEFAULT_SLA,
     ) -> None:
         super().__init__(table_name, client)
         self.contact_retention_days = contact_retention_days
+        self.sla = sla
+
+    def _queue_position(self, case_id: str, severity: Severity, first_seen: str) -> tuple[str, str]:
+        """dueAt and queueKey for the analysts' queue (QueueIndex), from what the case's writes keep exact."""
+        due = due_at(severity, _parsed(first_seen), self.sla)
+        return utc_timestamp(due), queue_sort_key(severity, due, case_id)
 
     def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]:
         """The stored state of each case (strongly consistent), or its seed when it does not exist yet."""
@@ -358,6 +375,19 @@ class CaseTable(TableAdapter):
             conditions.append(
                 f"(attribute_not_exists({expression.name(name)}) OR {expression.name(name)} {stored_is} :{name})"
             )
+        severity = settlement.severity or settlement.expected.severity
+        first_seen = settlement.first_seen or settlement.expected.first_seen
+        if (settlement.severity or settlement.first_seen) and severity and first_seen:
+            # The queue position follows severity and first report; the one that did not move must still be as read,
+            # or a concurrent settle that moved it would be overwritten with a stale position.
+            due, position = self._queue_position(settlement.case_id, severity, first_seen)
+            assignments += [expression.assign("dueAt", {"S": due}), expression.assign("queueKey", {"S": position})]
+            for name, moved, value in (
+                ("severity", settlement.severity, str(severity)),
+                ("firstSeen", settlement.first_seen, first_seen),
+            ):
+                if not moved:
+                    conditions.append(f"{expression.name(name)} = {expression.value('read_' + name, {'S': value})}")
         if settlement.first_incident is not None:
             # Reporters spell incident times their own way, so text order is not time order: expect the value read.
             assignments.append(expression.assign("firstIncident", {"S": settlement.first_incident}))
@@ -561,7 +591,13 @@ class CaseTable(TableAdapter):
             ("lastSeen", {"S": addition.last_seen} if addition.last_seen else None),
             ("firstIncident", {"S": addition.first_incident} if addition.first_incident else None),
             ("escalate", None if addition.escalate else {"BOOL": False}),
+            # The analysts' queue: a new case is OPEN; a decision moves it (shared.adapters.casework_table).
+            ("caseStatus", {"S": str(CaseStatus.OPEN)}),
+            ("queue", {"S": queue_partition(CaseStatus.OPEN, seed.family)}),
         ]
+        if addition.severity and addition.first_seen:
+            due, position = self._queue_position(seed.case_id, addition.severity, addition.first_seen)
+            initial += [("dueAt", {"S": due}), ("queueKey", {"S": position})]
         for name, value in initial:
             if value is not None:
                 assignments.append(

@@ -23,12 +23,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from shared.domain.cases import CHILD_SAFETY_FAMILY
-from shared.domain.errors import DomainError
+from shared.domain.errors import DomainError, MalformedBody, UnmetRequirement
 from shared.domain.policy import Severity
 from shared.domain.reports import ReasonCode, utc_timestamp
 
@@ -211,3 +212,168 @@ OUTCOME_WORDS = {
     ReasonCode.NOT_RESOLVABLE_TO_AWS: "The content you reported is not hosted with us, so we cannot act on it.",
     ReasonCode.CONTENT_DOWN_OR_INACCESSIBLE: "The content was already gone or could not be reached when we looked.",
 }
+
+
+# --- the queue's partitions --------------------------------------------------------------------------------------
+
+
+class CaseStatus(StrEnum):
+    OPEN = "OPEN"  # someone has to look: new, or reopened by a report after a decision that did not restrict
+    DECIDED = "DECIDED"
+
+
+CHILD_SAFETY_AUDIENCE = "child_safety"
+GENERAL_AUDIENCE = "general"
+
+
+def audience_of(family: str) -> str:
+    """Whose queue a case is in: child-safety cases form a queue of their own, so listing one group's cases is one
+    Query and an analyst's page never has to filter out what they may not see."""
+    return CHILD_SAFETY_AUDIENCE if family == CHILD_SAFETY_FAMILY else GENERAL_AUDIENCE
+
+
+def queue_partition(status: CaseStatus | str, family: str) -> str:
+    return f"{status}#{audience_of(family)}"
+
+
+def audiences_for(groups: Collection[str]) -> list[str]:
+    """The queues this analyst may list, their own first: a child-safety specialist starts on child-safety cases."""
+    audiences = []
+    if CHILD_SAFETY_GROUP in groups:
+        audiences.append(CHILD_SAFETY_AUDIENCE)
+    if ANALYSTS_GROUP in groups or CHILD_SAFETY_GROUP in groups:
+        audiences.append(GENERAL_AUDIENCE)
+    return audiences
+
+
+def queue_sort_key(severity: Severity, due: datetime, case_id: str) -> str:
+    """queueKey on the case item: the queue order, made unique by the case id (one index key per case)."""
+    return f"{queue_key(severity, due)}#{case_id}"
+
+
+# --- evidence ----------------------------------------------------------------------------------------------------
+
+
+class NotPermitted(DomainError):
+    """The analyst is signed in but their groups do not allow this action."""
+
+    status = 403
+    code = "rule.analyst.not_permitted"
+
+
+class NoSuchEvidence(DomainError):
+    """No evidence item with that id that this analyst may see (the two are not told apart)."""
+
+    status = 404
+    code = "rule.evidence.not_found"
+
+
+INTAKE_EVIDENCE_PREFIX = "intake/sha256/"
+_PAYLOAD_ID_PREFIX = "sha256-"
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+def evidence_id_for_payload(s3_key: str) -> str:
+    """The API's id for a payload a reporter sent (stored at intake/sha256/<hex>): URL-safe, one path segment."""
+    return _PAYLOAD_ID_PREFIX + s3_key.removeprefix(INTAKE_EVIDENCE_PREFIX)
+
+
+def payload_key_of(evidence_id: str) -> str:
+    """The evidence bucket key an evidence id names; NoSuchEvidence for anything that is not one (so no id can
+    reach another prefix of the bucket, such as the CyberTipline drafts)."""
+    digest = evidence_id.removeprefix(_PAYLOAD_ID_PREFIX)
+    if not evidence_id.startswith(_PAYLOAD_ID_PREFIX) or len(digest) != 64 or not set(digest) <= _SHA256_HEX:
+        raise NoSuchEvidence("no such evidence")
+    return INTAKE_EVIDENCE_PREFIX + digest
+
+
+def may_view_evidence(families: Collection[str], groups: Collection[str]) -> bool:
+    """Evidence sent with any child-safety report is for the child-safety group alone, whatever else sent it too."""
+    return bool(families) and all(may_see(family, groups) for family in families)
+
+
+def may_destroy_evidence(groups: Collection[str]) -> bool:
+    return EVIDENCE_CUSTODIANS_GROUP in groups
+
+
+VIEW_URL_SECONDS = 60
+MAX_PURPOSE_CHARS = 500
+
+
+class ViewRequest(BaseModel):
+    """`POST /v1/evidence/{evidenceId}/views`: why the analyst looks (recorded with the view)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    purpose: str = Field(min_length=3, max_length=MAX_PURPOSE_CHARS)
+
+
+class DestructionRequest(BaseModel):
+    """`POST /v1/evidence/{evidenceId}/destruction`: the lawful request it carries out (18 U.S.C. 2258B, ...)."""
+
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
+
+    legal_request_reference: str = Field(min_length=3, max_length=200)
+
+
+# --- the audit log -----------------------------------------------------------------------------------------------
+
+
+class AuditAction(StrEnum):
+    CLAIMED = "claimed"
+    CLAIM_ENDED = "claim_ended"
+    DECIDED = "decided"
+    VIEWED_EVIDENCE = "viewed_evidence"
+    DESTROYED_EVIDENCE = "destroyed_evidence"
+    REVEALED_CONTACTS = "revealed_contacts"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One human action, as the audit log keeps it: who, what, when, on which case or evidence, and why. Never the
+    content looked at, an email address or a note."""
+
+    event_id: str
+    at: datetime
+    actor: str
+    action: AuditAction
+    audience: str  # whose log may list it: a child-safety case's entries are for the child-safety group alone
+    case_id: str | None = None
+    evidence_id: str | None = None
+    detail: Mapping[str, str] | None = None
+
+
+# --- requests ----------------------------------------------------------------------------------------------------
+
+
+class InvalidCaseworkRequest(DomainError):
+    """A well-formed body or query that says something the API does not take; each problem with its pointer."""
+
+    status = 422
+    code = "rule.request.invalid"
+
+
+RequestModel = TypeVar("RequestModel", bound=BaseModel)
+
+
+def parsed(model: type[RequestModel], body: str | bytes | Mapping[str, object] | None) -> RequestModel:
+    """The request as `model`, or a refusal naming every problem by its JSON pointer (never the value sent)."""
+    try:
+        if isinstance(body, Mapping):
+            return model.model_validate(body)
+        return model.model_validate_json(body or b"")
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise MalformedBody("the body is not a JSON object") from None
+        problems = [
+            UnmetRequirement(
+                path="".join(f"/{part}" for part in error["loc"]),
+                code=f"rule.{error['loc'][-1] if error['loc'] else 'body'}.{error['type']}",
+                message=str(error["msg"]),
+            )
+            for error in errors
+        ]
+        raise InvalidCaseworkRequest("the request is not one this route takes", problems) from None

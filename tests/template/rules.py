@@ -66,7 +66,18 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     "QuarantineFunction": frozenset({"CUSTODY#"}),
     "EscalationFunction": frozenset({"CASE#", "CUSTODY#"}),
     "EvidenceCustodianRole": frozenset({"CUSTODY#"}),
+    # Cases and their decisions, the reports and custody chains they show, the audit log.
+    "CaseworkFunction": frozenset({"CASE#", "REPORT#", "CUSTODY#", "AUDIT#"}),
+    # Reports of decided cases, their contact items and outcome-email markers; the case, read.
+    "CompletionFunction": frozenset({"REPORT#", "CASE#"}),
 }
+# Queries of a global secondary index whose partitions are not key prefixes (case ids): LeadingKeys would name those
+# values, so such a grant (no LeadingKeys) is judged by which index, for whom; it reads only what the index projects.
+INDEX_READERS = {
+    "CaseworkFunction": frozenset({"QueueIndex", "CaseReportsIndex"}),
+    "CompletionFunction": frozenset({"CaseReportsIndex"}),
+}
+_INDEX_ARN = re.compile(r"/index/([A-Za-z0-9_.-]+)$")
 ITEM_ACTIONS = frozenset(
     {
         "dynamodb:getitem",
@@ -85,10 +96,10 @@ ITEM_ACTIONS = frozenset(
     }
 )
 
-# Who may read evidence bytes besides the principals of a parameter: the escalation function (the NCMEC filer and the
-# analysts' evidence-view role come as parameters). Everyone else, the quarantine worker that writes the copies
+# Who may read evidence bytes besides the principals of a parameter: the escalation function and the casework API,
+# whose role signs the analysts' recorded 60-second views (the NCMEC filer comes as a parameter). Everyone else, the quarantine worker that writes the copies
 # included, is denied s3:GetObject by the bucket policy and granted no read by IAM.
-EVIDENCE_READERS = frozenset({"EscalationFunction"})
+EVIDENCE_READERS = frozenset({"EscalationFunction", "CaseworkFunction"})  # casework: presigned, recorded views
 EVIDENCE_BYTE_ACTIONS = ("s3:getobject", "s3:getobjectversion")
 
 # Key policies: what the account (root) may keep so the key stays manageable (lockout safety), and what counts as
@@ -467,6 +478,16 @@ def table_items_by_key_prefix(body: Body) -> list[str]:
             continue
         where = ", ".join(named) or "every table"
         shown = ", ".join(actions)
+        indexes = [_INDEX_ARN.search(text or "") for text in map(_resource_text, _as_list(resource))]
+        if indexes and all(indexes) and not everything and _leading_keys(statement.get("Condition")) is None:
+            allowed = INDEX_READERS.get(grant.owner, frozenset())
+            names = sorted({match.group(1) for match in indexes if match})
+            if set(actions) != {"dynamodb:query"} or not set(names) <= allowed:
+                problems.append(
+                    f"{grant.who}: {shown} on index {', '.join(names)} of {where}; {grant.owner} may only Query "
+                    f"{', '.join(sorted(allowed)) or 'no index'}"
+                )
+            continue
         if any(a in ("dynamodb:scan", "dynamodb:partiqlselect") for a in actions):
             problems.append(
                 f"{grant.who}: {shown} on {where} reads items whatever their key; no LeadingKeys can limit it"

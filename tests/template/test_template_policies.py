@@ -396,6 +396,36 @@ MUTATIONS: list[tuple[str, Callable[[Body], None], rules.Rule, tuple[str, ...]]]
         ("EscalationFunction", "REPORT#*"),
     ),
     (
+        "casework-queries-the-table-not-its-index",
+        edit_statement(
+            "CaseworkFunctionRole",
+            "ReadQueueAndCaseReports",
+            lambda statement: statement.update(Resource={"Fn::GetAtt": ["ReportsTable", "Arn"]}),
+        ),
+        rules.table_items_by_key_prefix,
+        ("CaseworkFunction", "dynamodb:query", "LeadingKeys"),
+    ),
+    (
+        "completion-worker-reads-the-queue-index",
+        edit_statement(
+            "CompletionFunctionRole",
+            "FindCaseReports",
+            lambda statement: statement.update(Resource={"Fn::Sub": "${ReportsTable.Arn}/index/QueueIndex"}),
+        ),
+        rules.table_items_by_key_prefix,
+        ("CompletionFunction", "QueueIndex", "may only Query CaseReportsIndex"),
+    ),
+    (
+        "casework-writes-through-an-index-grant",
+        edit_statement(
+            "CaseworkFunctionRole",
+            "ReadQueueAndCaseReports",
+            lambda statement: statement.update(Action=["dynamodb:Query", "dynamodb:PutItem"]),
+        ),
+        rules.table_items_by_key_prefix,
+        ("CaseworkFunction", "dynamodb:putitem"),
+    ),
+    (
         "a-scan-of-the-table",
         add_role_statement(
             "DispatcherFunctionRole",

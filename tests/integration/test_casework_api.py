@@ -1,0 +1,193 @@
+"""The analysts' API under moto, driven as API Gateway would after its Cognito authorizer: the queue, a case's page,
+claims, decisions, evidence views and destruction, and the audit log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.casework.handler import lambda_handler as casework
+from shared.domain.cases import case_id_for
+from tests.conftest import FunctionContext, report_items, stream_event
+from tests.integration.test_dispatch import (
+    PARTNER_B,
+    case,
+    csam,
+    dispatch,
+    partners,  # noqa: F401 - the fixture, used by name below
+    submit,
+)
+from tests.samples import xarf
+
+pytestmark = pytest.mark.usefixtures("partners")
+URL = "https://login.example.net/account/verify"
+ANALYST = ("ana", ["analysts"])
+SECOND_ANALYST = ("bo", ["analysts"])
+CHILD_SAFETY = ("cy", ["child-safety", "analysts"])
+CUSTODIAN = ("dee", ["evidence-custodians"])
+IMAGE = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def call(who: tuple[str, list[str]], method: str, path: str, body: Any = None, query: dict[str, str] | None = None):
+    """An API Gateway REST proxy event as the Cognito authorizer leaves it: claims as strings, groups comma-joined."""
+    username, groups = who
+    resource, parameters = path, {}
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[1] == "cases":
+        resource = "/v1/cases/{caseId}" + ("/" + "/".join(parts[3:]) if len(parts) > 3 else "")
+        parameters = {"caseId": parts[2]}
+    elif len(parts) >= 3 and parts[1] == "evidence":
+        resource = "/v1/evidence/{evidenceId}/" + parts[3]
+        parameters = {"evidenceId": parts[2]}
+    event = {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "pathParameters": parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/live{path}",
+            "stage": "live",
+            "requestId": "test-request",
+            "identity": {"sourceIp": "192.0.2.1", "userArn": None, "accessKey": None},
+            "authorizer": {
+                "claims": {
+                    "sub": f"sub-{username}",
+                    "cognito:username": username,
+                    "cognito:groups": ",".join(groups),
+                    "token_use": "id",
+                }
+            },
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    answer = casework(event, FunctionContext("CaseworkFunction"))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+@pytest.fixture
+def casework_env(world, monkeypatch):
+    monkeypatch.setenv("EVIDENCE_BUCKET", world.physical_name("EvidenceBucket"))
+    monkeypatch.setenv("CUSTODIAN_ROLE_ARN", "arn:aws:iam::123456789012:role/custodian")
+    from shared.config import settings
+
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
+@pytest.fixture
+def phishing_case(world, casework_env) -> str:
+    submit(xarf(url=URL))
+    submit(xarf(url=URL), PARTNER_B)
+    assert dispatch(stream_event(world, report_items(world))["Records"]) == []
+    return case_id_for(URL, "content")
+
+
+def with_image(report: dict[str, Any]) -> dict[str, Any]:
+    digest = hashlib.sha256(IMAGE).hexdigest()
+    evidence = {"content_type": "image/png", "payload": base64.b64encode(IMAGE).decode(), "hash": f"sha256:{digest}"}
+    return {**report, "evidence": [evidence]}
+
+
+def test_the_queue_lists_the_case_with_its_due_time_and_a_page_is_one_query(world, phishing_case, pipeline_calls):
+    pipeline_calls.clear()
+    status, page = call(ANALYST, "GET", "/v1/cases")
+    assert status == 200, page
+    (listed,) = [entry for entry in page["cases"] if entry["caseId"] == phishing_case]
+    assert listed["status"] == "OPEN" and listed["reportCount"] == 2 and listed["reporterCount"] == 2
+    assert listed["dueAt"] > listed["firstSeen"]
+    assert pipeline_calls["Query"] == 1 and sum(pipeline_calls.values()) == 1
+
+
+def test_a_csam_case_is_not_in_an_analysts_queue_nor_its_page_and_its_evidence_is_403(world, casework_env):
+    submit(with_image(csam()))
+    assert dispatch(stream_event(world, report_items(world))["Records"]) == []
+    status, page = call(ANALYST, "GET", "/v1/cases")
+    assert status == 200 and page["cases"] == [], page
+    status, page = call(CHILD_SAFETY, "GET", "/v1/cases")
+    assert status == 200 and len(page["cases"]) == 1
+    case_id = page["cases"][0]["caseId"]
+    assert call(ANALYST, "GET", f"/v1/cases/{case_id}")[0] == 404
+    status, view = call(CHILD_SAFETY, "GET", f"/v1/cases/{case_id}")
+    assert status == 200
+    (evidence,) = view["reports"][0]["evidence"]
+    assert evidence["sha256"] == hashlib.sha256(IMAGE).hexdigest() and "payload" not in evidence
+    refused, body = call(ANALYST, "POST", f"/v1/evidence/{evidence['evidenceId']}/views", {"purpose": "triage"})
+    assert refused == 403, body
+    status, granted = call(CHILD_SAFETY, "POST", f"/v1/evidence/{evidence['evidenceId']}/views", {"purpose": "triage"})
+    assert status == 201 and granted["expiresIn"] == 60
+    events = call(CHILD_SAFETY, "GET", f"/v1/cases/{case_id}")[1]["custody"][evidence["evidenceId"]]
+    viewed = [event for event in events if event["step"] == "viewed"]
+    assert len(viewed) == 1 and viewed[0]["viewedByHuman"] is True and viewed[0]["by"] == "cy"
+    log = call(CHILD_SAFETY, "GET", "/v1/audit", query={"actor": "cy"})[1]["entries"]
+    assert [entry["action"] for entry in log] == ["viewed_evidence"]
+    assert call(ANALYST, "GET", "/v1/audit", query={"actor": "cy"})[1]["entries"] == []
+
+
+def test_a_claimed_case_refuses_a_second_analysts_decision_and_takes_the_holders(world, phishing_case):
+    assert call(ANALYST, "POST", f"/v1/cases/{phishing_case}/claim")[0] == 200
+    status, refused = call(SECOND_ANALYST, "POST", f"/v1/cases/{phishing_case}/claim")
+    assert status == 409 and "ana" in refused["message"]
+    decision = {"reasonCode": "ACTIONED", "action": "RESTRICT", "statement": "A credential phishing page."}
+    status, refused = call(SECOND_ANALYST, "POST", f"/v1/cases/{phishing_case}/decisions", decision)
+    assert status == 409, refused
+    status, decided = call(ANALYST, "POST", f"/v1/cases/{phishing_case}/decisions", decision | {"note": "kit X"})
+    assert status == 201 and decided["statementOfReasons"] is True
+    stored = case(world, phishing_case)
+    assert stored["caseStatus"]["S"] == "DECIDED" and stored["decisionReason"]["S"] == "ACTIONED"
+    assert [c["caseId"] for c in call(ANALYST, "GET", "/v1/cases", query={"status": "DECIDED"})[1]["cases"]] == [
+        phishing_case
+    ]
+    log = call(ANALYST, "GET", "/v1/audit", query={"caseId": phishing_case})[1]["entries"]
+    assert [entry["action"] for entry in log] == ["decided", "claimed"]
+
+
+def test_a_restriction_without_a_statement_is_refused_with_a_pointer_and_writes_nothing(world, phishing_case):
+    status, refused = call(
+        ANALYST, "POST", f"/v1/cases/{phishing_case}/decisions", {"reasonCode": "ACTIONED", "action": "RESTRICT"}
+    )
+    assert status == 422 and refused["unmetRequirements"], refused
+    assert "decisionId" not in case(world, phishing_case)
+    status, refused = call(ANALYST, "POST", f"/v1/cases/{phishing_case}/decisions", {"reasonCode": "MAYBE"})
+    assert status == 422 and refused["unmetRequirements"][0]["path"] == "/reasonCode"
+
+
+def test_destruction_is_for_custodians_and_leaves_the_hashes(world, casework_env):
+    submit(with_image(csam()))
+    assert dispatch(stream_event(world, report_items(world))["Records"]) == []
+    case_id = call(CHILD_SAFETY, "GET", "/v1/cases")[1]["cases"][0]["caseId"]
+    (evidence,) = call(CHILD_SAFETY, "GET", f"/v1/cases/{case_id}")[1]["reports"][0]["evidence"]
+    path = f"/v1/evidence/{evidence['evidenceId']}/destruction"
+    order = {"legalRequestReference": "LE-2026-0042"}
+    assert call(CHILD_SAFETY, "POST", path, order)[0] == 403
+    status, destroyed = call(CUSTODIAN, "POST", path, order)
+    assert status == 201 and destroyed["versionsDeleted"] >= 1, destroyed
+    s3 = boto3.client("s3")
+    key = "intake/sha256/" + evidence["sha256"]
+    versions = s3.list_object_versions(Bucket=world.physical_name("EvidenceBucket"), Prefix=key).get("Versions", [])
+    assert versions == []
+    view = call(CHILD_SAFETY, "GET", f"/v1/cases/{case_id}")[1]
+    assert view["reports"][0]["evidence"][0]["sha256"] == evidence["sha256"]
+    assert [e["step"] for e in view["custody"][evidence["evidenceId"]]][-1] == "destroyed"
+
+
+def test_unknown_ids_and_foreign_tokens_are_refused_without_a_5xx(world, phishing_case):
+    assert call(ANALYST, "GET", "/v1/cases/" + "0" * 32)[0] == 404
+    assert call(ANALYST, "GET", "/v1/cases/not-a-case")[0] == 404
+    assert call(ANALYST, "POST", "/v1/evidence/sha256-zz/views", {"purpose": "triage"})[0] == 404
+    assert call(ANALYST, "GET", "/v1/cases", query={"nextToken": "bm90LWEtdG9rZW4"})[0] == 400
+    assert call(ANALYST, "GET", "/v1/cases", query={"limit": "0"})[0] == 422
+    assert call(ANALYST, "GET", "/v1/cases", query={"audience": "child_safety"})[0] == 403
