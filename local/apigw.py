@@ -7,7 +7,9 @@ Token" for an unknown route or method, 502 when the function raises or answers a
 
 It never logs or keeps bodies, and never verifies SigV4 signatures (there is no secret locally): the access key id a
 SigV4 ``Authorization`` header (or presigned ``X-Amz-Credential``) names is taken, unverified, as the caller. Whether an
-unsigned request may reach an IAM route is decided in one place, ``REQUIRE_SIGV4_ON_IAM_ROUTES``.
+unsigned request may reach an IAM route is decided in one place, ``REQUIRE_SIGV4_ON_IAM_ROUTES``. Cognito ID tokens, on
+the other hand, are verified as API Gateway does (``local.cognito``: the pool's keys are public): a route with a user
+pool authorizer answers 401 without a valid one, and its function gets the token's claims and no IAM caller.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from local.cognito import TokenRefused, UserPoolAuthorizer
 from local.template import ApiRoute, Throttle
 
 log = logging.getLogger(__name__)
@@ -208,8 +211,10 @@ def to_rest_event(
     account_id: str,
     request_id: str,
     request_time_ms: int,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The event API Gateway (REST, Lambda proxy integration) would send the function for this request."""
+    """The event API Gateway (REST, Lambda proxy integration) would send the function for this request; ``claims``
+    are a Cognito authorizer's, for a route that has one."""
     route, stage = match.route, match.route.stage
     headers = _with_gateway_headers(request)
     multi_headers: dict[str, list[str]] = {}
@@ -218,7 +223,8 @@ def to_rest_event(
     multi_query: dict[str, list[str]] = {}
     for name, value in parse_qsl(request.query, keep_blank_values=True):  # decoded, `+` as space, like REST APIs
         multi_query.setdefault(name, []).append(value)
-    access_key = caller_access_key(request.headers, request.query)
+    # A user pool route's Authorization header holds a token: there is no IAM caller, whatever the query says.
+    access_key = None if claims is not None else caller_access_key(request.headers, request.query)
     user_agent = next((value for name, value in reversed(request.headers) if name.lower() == "user-agent"), None)
     host = next((value for name, value in reversed(request.headers) if name.lower() == "host"), "localhost")
     try:
@@ -227,7 +233,7 @@ def to_rest_event(
     except UnicodeDecodeError:
         body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
     when = datetime.fromtimestamp(request_time_ms / 1000, tz=UTC)
-    return {
+    event: dict[str, Any] = {
         "resource": route.path,
         "path": request.path,
         "httpMethod": request.method,
@@ -272,6 +278,9 @@ def to_rest_event(
         "body": body,
         "isBase64Encoded": is_base64,
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": dict(claims)}
+    return event
 
 
 def _with_gateway_headers(request: HttpRequest) -> list[tuple[str, str]]:
@@ -378,12 +387,25 @@ Invoke = Callable[[str, dict[str, Any], str], Any]  # (function logical id, even
 class Gateway:
     """One REST API deployment: routes -> function invocations -> HTTP responses."""
 
-    def __init__(self, routes: Iterable[ApiRoute], invoke: Invoke, *, api_ids: Mapping[str, str], account_id: str):
+    def __init__(
+        self,
+        routes: Iterable[ApiRoute],
+        invoke: Invoke,
+        *,
+        api_ids: Mapping[str, str],
+        account_id: str,
+        user_pools: UserPoolAuthorizer | None = None,
+    ):
+        routes = list(routes)
         self.router = Router(routes)
         self.invoke = invoke
         self.api_ids = dict(api_ids)  # API logical id -> its (local) API id
         self.account_id = account_id
         self.buckets = TokenBuckets()
+        # A route whose pool is not here refuses every request (401): closed, as an authorizer that cannot check is.
+        self.user_pools = user_pools or UserPoolAuthorizer({})
+        for pool in sorted({route.user_pool for route in routes if route.user_pool} - set(self.user_pools.pools)):
+            log.warning("user pool %s is not known to the gateway: its routes answer 401 to every request", pool)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
@@ -397,6 +419,13 @@ class Gateway:
             return gateway_error(403, body, request_id, "IncompleteSignatureException")
         if route.iam_auth and REQUIRE_SIGV4_ON_IAM_ROUTES and caller_access_key(request.headers, request.query) is None:
             return gateway_error(403, MISSING_AUTHENTICATION_TOKEN, request_id, "MissingAuthenticationTokenException")
+        claims = None
+        if route.user_pool is not None:
+            try:
+                claims = self.user_pools.claims(route.user_pool, request.headers)
+            except TokenRefused as refusal:
+                log.info("%s %s: token refused (%s)", route.method, route.path, refusal)
+                return gateway_error(401, refusal.body, request_id, "UnauthorizedException")
         api_key = _header(request.headers, "x-api-key")
         if route.api_key_required and not api_key:
             # Like signatures, keys are not checked locally: a key identifies a partner's usage plan, nothing more.
@@ -414,6 +443,7 @@ class Gateway:
             account_id=self.account_id,
             request_id=request_id,
             request_time_ms=int(time.time() * 1000),
+            claims=claims,
         )
         try:
             result = self.invoke(route.function, event, request_id)

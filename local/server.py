@@ -2,8 +2,9 @@
 
 ``run()`` starts moto's server in-process (unless AWS_ENDPOINT_URL names another endpoint), creates the template's
 resources there (``local.world``) with parameters from the environment (``PARAMETER_OF_VARIABLE``), exports the
-functions' environment, serves the template's API over HTTP (werkzeug's server; ``local.apigw`` decides every
-answer), prints the base URL once the socket listens, and on SIGINT/SIGTERM stops in reverse order and returns 0.
+functions' environment, creates the analysts' demo users (``local.cognito``), serves the template's API over HTTP
+(werkzeug's server; ``local.apigw`` decides every answer), prints each email SES accepts (``local.emails``), prints
+the base URL once the socket listens, and on SIGINT/SIGTERM stops in reverse order and returns 0.
 
 It must never reach a real AWS account on its own: with no AWS_ENDPOINT_URL it points boto3 at the embedded moto
 and replaces any credentials with dummies. It must never print anything to stdout but the one URL line (handlers may
@@ -27,19 +28,29 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from botocore.exceptions import ClientError
 from werkzeug.serving import BaseWSGIServer, DechunkedInput, WSGIRequestHandler, make_server
 
 from local import moto_gaps
 from local.alarms import on_call_workers
 from local.apigw import MAX_REQUEST_BYTES, REQUEST_TOO_LONG, Gateway, HttpRequest, gateway_error
 from local.checkpoints import default_state_dir
+from local.cognito import (
+    DemoSignIn,
+    SignInError,
+    UserPoolAuthorizer,
+    describe_sign_in,
+    ensure_demo_users,
+    load_user_pools,
+)
 from local.demo import DEMO_BUCKET, DEMO_OBJECTS, register_moto_workarounds, seed_demo_bucket
+from local.emails import email_printer
 from local.pollers import PollerGroup, build_pollers
 from local.redrive import advertise
 from local.runtime import FunctionRuntime
 from local.schedules import build_schedule_callers
-from local.template import FUNCTION_TYPES, Template, api_routes, load_template
-from local.world import DEFAULT_STACK_NAME, World, build_world
+from local.template import FUNCTION_TYPES, ApiRoute, Template, api_routes, load_template
+from local.world import DEFAULT_STACK_NAME, LOCAL_PARAMETER_DEFAULTS, World, build_world
 from shared.adapters import aws
 
 log = logging.getLogger(__name__)
@@ -75,6 +86,9 @@ def template_parameters(template: Template, explicit: Mapping[str, str]) -> tupl
         value = os.environ.get(variable)
         if value and parameter in template.parameters and parameter not in chosen:
             chosen[parameter], set_by[parameter] = (value.upper() if parameter == "LogLevel" else value), variable
+    for parameter in LOCAL_PARAMETER_DEFAULTS:  # local.world applies these itself when nothing else set them
+        if parameter in template.parameters and parameter not in chosen:
+            set_by[parameter] = "local default"
     return chosen, set_by
 
 
@@ -88,6 +102,11 @@ def describe_configuration(world: World, set_by: Mapping[str, str], out: TextIO,
             value = world.parameters[parameter]
             shown = ",".join(value) if isinstance(value, list) else value
             lines.append(f"  {names:<34} {shown}  ({set_by.get(parameter, 'template default')}; {parameter})")
+    for parameter in LOCAL_PARAMETER_DEFAULTS:
+        if parameter in world.parameters and parameter not in PARAMETER_OF_VARIABLE.values():
+            value = world.parameters[parameter]
+            shown = ",".join(value) if isinstance(value, list) else value
+            lines.append(f"  {parameter:<34} {shown}  ({set_by.get(parameter, 'template default')})")
     print("configuration:", *lines, sep="\n", file=out)
     if DEMO_BUCKET in os.environ.get("PROTECTED_BUCKETS", "").split(","):
         print(f"objects to report (bucket {DEMO_BUCKET} is protected; report one, watch it be quarantined):", file=out)
@@ -111,6 +130,8 @@ def embedded_moto() -> Iterator[str]:
             os.environ.pop(name, None)
         # Dummies even when real credentials are set: a local run must not be able to sign as anyone real.
         os.environ.update(DUMMY_CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
+        # moto's Cognito accepts any TOTP code unless told to check them; Cognito checks them.
+        os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
         yield endpoint
     finally:
         server.stop()
@@ -299,6 +320,29 @@ def seed_demo_world(*, moto: bool) -> None:
         seed_demo_bucket(s3, DEMO_BUCKET, install_policy=not moto)
 
 
+def user_pools_and_demo_users(
+    world: World, routes: list[ApiRoute], endpoint: str, state_dir: Path
+) -> tuple[UserPoolAuthorizer, list[DemoSignIn]]:
+    """The gateway's Cognito authorizer for the pools the routes name, and a demo user per group in each pool. A pool
+    whose keys cannot be fetched is left out (its routes answer 401); demo users that cannot be made are skipped."""
+    pools = sorted({route.user_pool for route in routes if route.user_pool})
+    try:
+        authorizer = load_user_pools(world, pools, endpoint)
+    except (OSError, ValueError) as error:
+        log.warning("the user pools' keys are not available at %s (%s): Cognito routes answer 401", endpoint, error)
+        authorizer = UserPoolAuthorizer({})
+    demos = []
+    for pool in pools:
+        try:
+            demo = ensure_demo_users(world, pool, endpoint, state_dir)
+        except (ClientError, SignInError) as error:
+            log.warning("no demo users in %s: %s", pool, error)
+            continue
+        if demo is not None:
+            demos.append(demo)
+    return authorizer, demos
+
+
 def _is_moto(endpoint: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=2) as answer:
@@ -350,27 +394,36 @@ def run(
             chosen, set_by = template_parameters(template, parameters or {})
             world = build_world(template, stack_name=stack_name, parameters=chosen)
             os.environ.update(functions_environment(world))
-            seed_demo_world(moto=not external or _is_moto(external))
+            is_moto = not external or _is_moto(external)
+            seed_demo_world(moto=is_moto)
+            state = state_dir or default_state_dir()
             runtime = FunctionRuntime.from_world(world)
             routes = api_routes(template, world.resolve)
+            endpoint = os.environ["AWS_ENDPOINT_URL"]
+            user_pools, demo_sign_ins = user_pools_and_demo_users(world, routes, endpoint, state)
             gateway = Gateway(
                 routes,
                 lambda function, event, request_id: runtime.invoke(function, event, request_id=request_id),
                 api_ids={route.api: str(world.ref(route.api)) for route in routes},
                 account_id=world.account_id,
+                user_pools=user_pools,
             )
-            # The stream and queue pollers (local.pollers) and the on-call workers (local.alarms), one thread each,
-            # started before HTTP serves.
-            pollers = build_pollers(world, runtime, state_dir=state_dir or default_state_dir()) + on_call_workers(world)
+            # The stream and queue pollers (local.pollers), the on-call workers (local.alarms) and the email printer
+            # (local.emails), one thread each, started before HTTP serves.
+            pollers = build_pollers(world, runtime, state_dir=state) + on_call_workers(world)
             pollers += build_schedule_callers(world, runtime)  # Schedule events (local.schedules)
+            printer = email_printer(world, endpoint, embedded=not external, is_moto=is_moto)
+            pollers += [printer] if printer else []
             for poller in pollers:
                 log.info("polling for %s", poller.name)
             group = PollerGroup(pollers)
             group.start()
             stack.callback(group.stop)
-            stack.callback(advertise(world, state_dir or default_state_dir()))  # for `make redrive`
+            stack.callback(advertise(world, state))  # for `make redrive`
             httpd = stack.enter_context(http_server(host, port, gateway, body_timeout))
             describe_configuration(world, set_by, sys.stderr, embedded=not external)
+            for demo in demo_sign_ins:
+                describe_sign_in(demo, sys.stderr)
             print(f"http://{host}:{httpd.server_address[1]}", file=out, flush=True)
             threading.Event().wait()  # until a signal raises _StopRequested
     except _StopRequested:

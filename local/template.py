@@ -1,9 +1,10 @@
 """Read infra/template.yaml (SAM) into plain data and the few typed views the local stack needs.
 
 The template is the one source of truth for what runs locally: which routes exist, which function serves them,
-whether they need IAM, and which queues and streams drive which functions. This module only *parses*: it never
-talks to AWS, never creates anything and never guesses physical names or ARNs (that is ``local.world``'s job).
-Values that may be intrinsics (``!Ref Param``) are passed through a caller-supplied ``resolve`` function.
+whether they need IAM or a Cognito user pool's ID token, and which queues and streams drive which functions. This
+module only *parses*: it never talks to AWS, never creates anything and never guesses physical names or ARNs (that is
+``local.world``'s job). Values that may be intrinsics (``!Ref Param``) are passed through a caller-supplied ``resolve``
+function.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ class ApiRoute:
     api: str  # logical id of the RestApi (IMPLICIT_API when the event names none)
     stage: str
     event: str  # the event's name under Events
+    user_pool: str | None = None  # logical id of the user pool whose ID tokens a Cognito authorizer accepts here
 
 
 def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute]:
@@ -184,7 +186,7 @@ def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute
             api_props = template.properties(api) if api in template.resources else _implicit_api_props(template)
             api_auth = api_props.get("Auth") or {}
             event_auth = ev.get("Auth") or {}
-            authorizer = event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
+            authorizer = resolve(event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer")))
             key_required = bool(resolve(event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))))
             plan_throttle = ((api_auth.get("UsagePlan") or {}).get("Throttle")) or None
             routes.append(
@@ -193,7 +195,7 @@ def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute
                     path=str(resolve(ev["Path"])),
                     function=function,
                     handler=str(resolve(props["Handler"])),
-                    iam_auth=resolve(authorizer) == "AWS_IAM",
+                    iam_auth=authorizer == "AWS_IAM",
                     api_key_required=key_required,
                     throttle=Throttle(
                         rate=float(resolve(plan_throttle["RateLimit"])), burst=int(resolve(plan_throttle["BurstLimit"]))
@@ -203,9 +205,37 @@ def api_routes(template: Template, resolve: Resolver = literal) -> list[ApiRoute
                     api=api,
                     stage=str(resolve(api_props.get("StageName", IMPLICIT_API_STAGE))),
                     event=event_name,
+                    user_pool=_user_pool(api_auth, event_auth, authorizer, f"{function}.{event_name}"),
                 )
             )
     return routes
+
+
+def _user_pool(api_auth: Mapping[str, Any], event_auth: Mapping[str, Any], authorizer: Any, where: str) -> str | None:
+    """The user pool a route's Cognito authorizer names, SAM's way: the event's Auth.Authorizer (else the API's
+    DefaultAuthorizer) is NONE, AWS_IAM, or the name of one of the API's Auth.Authorizers."""
+    if authorizer in (None, "NONE", "AWS_IAM"):
+        return None
+    definition = (api_auth.get("Authorizers") or {}).get(authorizer)
+    if not isinstance(definition, Mapping):
+        raise TemplateError(f"{where}: Authorizer {authorizer!r} is not one of the API's Auth.Authorizers")
+    if "UserPoolArn" not in definition:
+        raise TemplateError(f"{where}: {authorizer} is a Lambda authorizer; only Cognito ones are emulated locally")
+    # What the local authorizer does not do, refused rather than let through unchecked: scopes would ask for access
+    # tokens, another identity source or a validation expression for other checks than API Gateway's defaults.
+    identity = definition.get("Identity") or {}
+    unsupported = [key for key in ("ValidationExpression", "QueryStrings", "ReauthorizeEvery") if key in identity]
+    if identity.get("Header", "Authorization") != "Authorization":
+        unsupported.append("Identity.Header")
+    if definition.get("AuthorizationScopes") or event_auth.get("AuthorizationScopes"):
+        unsupported.append("AuthorizationScopes")
+    if unsupported:
+        raise TemplateError(f"{where}: {authorizer} uses {', '.join(unsupported)}, which is not emulated locally")
+    arns = definition["UserPoolArn"]
+    pools = [referenced_logical_id(arn) for arn in (arns if isinstance(arns, list) else [arns])]
+    if len(pools) != 1 or pools[0] is None:
+        raise TemplateError(f"{where}: {authorizer}'s UserPoolArn must be one !GetAtt <pool>.Arn of this template")
+    return pools[0]
 
 
 def _implicit_api_props(template: Template) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Create the template's resources through boto3, and say what each logical id is called once created.
 
 ``build_world()`` creates what the service's code talks to (DynamoDB tables, SQS queues, S3 buckets, KMS keys and
-aliases, SNS topics and subscriptions) against whatever endpoint boto3 is configured for (``moto.mock_aws()`` in
-tests, the moto server ``python -m local`` starts, or AWS_ENDPOINT_URL), every setting from the template's Properties,
-so what runs locally is what gets deployed. The ``World`` resolves Ref / GetAtt / Sub / parameters / pseudo-parameters
-to physical names, ARNs and URLs, and gives each function its environment.
+aliases, SNS topics and subscriptions, Cognito user pools with their app clients and groups, SES email identities)
+against whatever endpoint boto3 is configured for (``moto.mock_aws()`` in tests, the moto server ``python -m local``
+starts, or AWS_ENDPOINT_URL), every setting from the template's Properties, so what runs locally is what gets deployed.
+The ``World`` resolves Ref / GetAtt / Sub / parameters / pseudo-parameters to physical names, ARNs and URLs, and gives
+each function its environment.
 
 Physical names are ``{stack_name}-{LogicalId}`` (buckets lower-cased, FIFO queues and topics ``.fifo``) unless the
 template names the resource, so a restart against the same endpoint finds its data; creation is idempotent (what
@@ -14,11 +15,19 @@ by), and never chooses the endpoint. Other types (APIs, functions, alarms, IAM, 
 references resolve. Not emulated: TTL expiry and IAM (moto evaluates no policy; the template gates check them).
 
 Where CloudFormation's shapes differ from the APIs' they are translated (StreamEnabled, SSEEnabled,
-ServerSideEncryptionByDefault, KMS TagKey/TagValue). Moto or API gaps written around: TTL is read before it is set
+ServerSideEncryptionByDefault, KMS TagKey/TagValue, a user pool's EnabledMfas, which CloudFormation sets with
+SetUserPoolMfaConfig after CreateUserPool). Moto or API gaps written around: TTL is read before it is set
 (DynamoDB refuses re-enabling it), an existing queue gets SetQueueAttributes (CreateQueue with other attributes fails),
-CreateKey is never idempotent (hence the lookup alias), and moto refuses a new object-lock configuration on a bucket
-that holds objects (a restart finds it in place). Seen in tests, not worked around: moto reports the unset unit of a
-default retention as 0 (``"Years": 0`` next to ``"Days": 365``).
+CreateKey is never idempotent (hence the lookup alias), moto refuses a new object-lock configuration on a bucket that
+holds objects (a restart finds it in place), and moto puts only a client's ReadAttributes in its ID tokens where
+Cognito's default (no ReadAttributes) is every attribute, so such a client is given the pool's standard attributes
+(the casework API reads ``email`` from the token). A user pool is found again by name (CreateUserPool is never
+idempotent either) and reused as it is, its MFA configuration re-applied. Seen in tests, not worked around: moto
+reports the unset unit of a default retention as 0 (``"Years": 0`` next to ``"Days": 365``).
+
+Some parameters have a local default of their own (``LOCAL_PARAMETER_DEFAULTS``) where the template's would leave out
+something the local stack shows: EvidenceCustodianPrincipals names a demo principal, so EvidenceCustodianRole (and the
+casework API's destruction route) exists locally. An explicit parameter always wins.
 """
 
 from __future__ import annotations
@@ -56,6 +65,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STACK_NAME = "abuse-intake-local"
 MOTO_ACCOUNT_ID = "123456789012"
+DEMO_CUSTODIAN_PRINCIPAL = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/demo-custodian"
+# Applied when the template declares the parameter and nobody set it; never in a deployed stack.
+LOCAL_PARAMETER_DEFAULTS: Mapping[str, Any] = {"EvidenceCustodianPrincipals": DEMO_CUSTODIAN_PRINCIPAL}
 _NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: the enclosing key or list item disappears
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -275,6 +287,8 @@ def _parameter_values(template: Template, overrides: Mapping[str, Any]) -> dict[
     if unknown:
         raise TemplateError(f"unknown parameters: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
+    local = {name: value for name, value in LOCAL_PARAMETER_DEFAULTS.items() if name in template.parameters}
+    overrides = {**local, **overrides}
     for name, spec in template.parameters.items():
         if name not in overrides and "Default" not in spec:
             raise TemplateError(f"parameter {name} has no Default; pass parameters={{{name!r}: ...}}")
@@ -613,6 +627,119 @@ def _create_secret(world: World, logical_id: str, props: dict[str, Any]) -> Reso
     return Resource(logical_id, "AWS::SecretsManager::Secret", name, arn, {"Id": arn})
 
 
+_USER_POOL_PASSTHROUGH = (
+    "AccountRecoverySetting", "AdminCreateUserConfig", "AliasAttributes", "AutoVerifiedAttributes",
+    "DeletionProtection", "DeviceConfiguration", "EmailConfiguration", "EmailVerificationMessage",
+    "EmailVerificationSubject", "LambdaConfig", "Policies", "Schema", "SmsAuthenticationMessage", "SmsConfiguration",
+    "SmsVerificationMessage", "UserAttributeUpdateSettings", "UsernameAttributes", "UsernameConfiguration",
+    "UserPoolAddOns", "UserPoolTags", "UserPoolTier", "VerificationMessageTemplate"
+)  # fmt: skip
+
+
+def _create_user_pool(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    cognito = world.client("cognito-idp")
+    name = str(props.get("UserPoolName") or world.default_name(logical_id, max_length=128))
+    pages = cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+    pool_id = next((pool["Id"] for page in pages for pool in page["UserPools"] if pool["Name"] == name), None)
+    if pool_id is None:
+        request = {key: props[key] for key in _USER_POOL_PASSTHROUGH if key in props}
+        pool_id = cognito.create_user_pool(PoolName=name, **request)["UserPool"]["Id"]
+    _set_mfa(cognito, pool_id, props, logical_id)
+    arn = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
+    provider = f"cognito-idp.{world.region}.amazonaws.com/{pool_id}"
+    attributes = {"Arn": arn, "ProviderName": provider, "ProviderURL": f"https://{provider}", "UserPoolId": pool_id}
+    return Resource(logical_id, "AWS::Cognito::UserPool", name, pool_id, attributes)
+
+
+def _set_mfa(cognito: Any, pool_id: str, props: Mapping[str, Any], logical_id: str) -> None:
+    # CreateUserPool cannot turn TOTP on; CloudFormation's EnabledMfas is a SetUserPoolMfaConfig call after it.
+    mode = str(props.get("MfaConfiguration", "OFF"))
+    if mode == "OFF":
+        return
+    enabled = set(props.get("EnabledMfas") or ["SMS_MFA"])  # CloudFormation's default: SMS only
+    request: dict[str, Any] = {}
+    if "SOFTWARE_TOKEN_MFA" in enabled:
+        request["SoftwareTokenMfaConfiguration"] = {"Enabled": True}
+    if "SMS_MFA" in enabled and "SmsConfiguration" in props:
+        request["SmsMfaConfiguration"] = {"SmsConfiguration": props["SmsConfiguration"]}
+        if "SmsAuthenticationMessage" in props:
+            request["SmsMfaConfiguration"]["SmsAuthenticationMessage"] = props["SmsAuthenticationMessage"]
+    if not request:
+        raise TemplateError(f"{logical_id}: MfaConfiguration {mode} needs SOFTWARE_TOKEN_MFA or an SmsConfiguration")
+    cognito.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration=mode, **request)
+
+
+_USER_POOL_CLIENT_PASSTHROUGH = (
+    "AccessTokenValidity", "AllowedOAuthFlows", "AllowedOAuthFlowsUserPoolClient", "AllowedOAuthScopes",
+    "AnalyticsConfiguration", "AuthSessionValidity", "CallbackURLs", "DefaultRedirectURI",
+    "EnablePropagateAdditionalUserContextData", "EnableTokenRevocation", "ExplicitAuthFlows", "IdTokenValidity",
+    "LogoutURLs", "PreventUserExistenceErrors", "ReadAttributes", "RefreshTokenRotation", "RefreshTokenValidity",
+    "SupportedIdentityProviders", "TokenValidityUnits", "WriteAttributes"
+)  # fmt: skip
+
+
+def _create_user_pool_client(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    cognito = world.client("cognito-idp")
+    pool_id = str(props["UserPoolId"])
+    name = str(props.get("ClientName") or world.default_name(logical_id, max_length=128))
+    request = {key: props[key] for key in _USER_POOL_CLIENT_PASSTHROUGH if key in props}
+    if "ReadAttributes" not in request:
+        # Cognito's default is every attribute; moto's is none (see the module docstring).
+        schema = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"].get("SchemaAttributes") or []
+        request["ReadAttributes"] = [
+            attribute["Name"]
+            for attribute in schema
+            if attribute["Name"] not in ("sub", "identities") and not attribute["Name"].startswith("dev:")
+        ]
+    pages = cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60)
+    client_id = next(
+        (c["ClientId"] for page in pages for c in page["UserPoolClients"] if c["ClientName"] == name), None
+    )
+    if client_id is None:
+        generate = {"GenerateSecret": _truthy(props["GenerateSecret"])} if "GenerateSecret" in props else {}
+        created = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName=name, **generate, **request)
+        client = created["UserPoolClient"]
+    else:  # GenerateSecret is the one setting that cannot change
+        client = cognito.update_user_pool_client(UserPoolId=pool_id, ClientId=client_id, ClientName=name, **request)[
+            "UserPoolClient"
+        ]
+    attributes = {"ClientId": client["ClientId"], "Name": name}
+    if client.get("ClientSecret"):
+        attributes["ClientSecret"] = client["ClientSecret"]
+    return Resource(logical_id, "AWS::Cognito::UserPoolClient", name, client["ClientId"], attributes)
+
+
+def _create_user_pool_group(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    cognito = world.client("cognito-idp")
+    pool_id = str(props["UserPoolId"])
+    name = str(props.get("GroupName") or world.default_name(logical_id, max_length=128))
+    request = {key: props[key] for key in ("Description", "Precedence", "RoleArn") if key in props}
+    try:
+        cognito.create_group(UserPoolId=pool_id, GroupName=name, **request)
+    except ClientError as error:
+        if _error_code(error) != "GroupExistsException":
+            raise
+        cognito.update_group(UserPoolId=pool_id, GroupName=name, **request)
+    return Resource(logical_id, "AWS::Cognito::UserPoolGroup", name, name)
+
+
+def _create_email_identity(world: World, logical_id: str, props: dict[str, Any]) -> Resource:
+    """An SES v2 identity; moto verifies it at once (SES would wait for the address's owner), so SendEmail works."""
+    ses = world.client("sesv2")
+    identity = str(props["EmailIdentity"])
+    request: dict[str, Any] = {"Tags": _tags(props)} if _tags(props) else {}
+    if "DkimSigningAttributes" in props:
+        request["DkimSigningAttributes"] = props["DkimSigningAttributes"]
+    if (props.get("ConfigurationSetAttributes") or {}).get("ConfigurationSetName"):
+        request["ConfigurationSetName"] = props["ConfigurationSetAttributes"]["ConfigurationSetName"]
+    try:
+        ses.create_email_identity(EmailIdentity=identity, **request)
+    except ClientError as error:
+        if _error_code(error) != "AlreadyExistsException":
+            raise
+    return Resource(logical_id, "AWS::SES::EmailIdentity", identity, identity)
+
+
 _CREATORS: dict[str, Creator] = {
     "AWS::SecretsManager::Secret": _create_secret,
     "AWS::DynamoDB::Table": _create_table,
@@ -622,4 +749,8 @@ _CREATORS: dict[str, Creator] = {
     "AWS::KMS::Alias": _create_alias,
     "AWS::SNS::Topic": _create_topic,
     "AWS::SNS::Subscription": _create_subscription,
+    "AWS::Cognito::UserPool": _create_user_pool,
+    "AWS::Cognito::UserPoolClient": _create_user_pool_client,
+    "AWS::Cognito::UserPoolGroup": _create_user_pool_group,
+    "AWS::SES::EmailIdentity": _create_email_identity,
 }
