@@ -1,0 +1,256 @@
+"""The completion worker's table: a decided case's reports completed, their contacts read, the outcome-email markers.
+
+shared.domain.outcomes decides what a decision sets in motion; this module is where it is written. Stream records
+come in through read_decisions (the decision item as casework_table writes it: PK "CASE#<caseId>", SK
+"DECISION#<decisionId>", entity "decision").
+
+Items this module writes
+    Report (fields it sets): status = "COMPLETED", reasonCode, decisionId (the decision that completed it: a ULID, so
+        text order is time order), completedAt (the decision's decidedAt).
+    Outcome-email marker (one per report and decision; never deleted once settled)
+        PK = "REPORT#<key>", SK = "OUTCOME#<decisionId>", entity = "outcome", reportId, caseId, decisionId,
+        reasonCode, notice ("SENDING" | "SENT" | "NOT_SENT"), claimedAt, then settledAt and either sesMessageId (SENT)
+        or notSentReason (NOT_SENT: SES's error code). No address and no text of the email or the report: the marker
+        says that, and when, the reporter of that report was told of that decision, which is what an appeal or a
+        regulator asks. It sits in the report's partition, so it goes where the report goes.
+
+Access patterns, per decision
+- The case's reports: Query CaseReportsIndex (HASH caseId, RANGE receivedAt, KEYS_ONLY; only report items carry
+  both), PAGE_SIZE keys a page. Eventually consistent, as every GSI read is: a report counted into the case in the
+  moment before the decision (its index entry not propagated yet, usually well under a second) is not listed, and
+  nothing here comes back for it.
+- Completing: one conditional UpdateItem per report, PARALLEL_WRITES at a time (the client's connection pool):
+  `caseId = :case AND (attribute_not_exists(decisionId) OR decisionId < :d)`, ReturnValuesOnConditionCheckFailure
+  ALL_OLD, which tells a report this decision completed before (decisionId = :d) from one a newer decision holds,
+  or one that is gone, in the same round trip. Not TransactWriteItems: the reports of a case have no reason to
+  change together, a transaction costs two write units an item instead of one, and one failed condition (one report
+  a newer decision holds, or every report of a redelivered decision) cancels all of its 100 and costs a second
+  round without them; a concurrent write to any of them (the dispatcher counting a new report in) cancels it too.
+  Independent conditional writes make a redelivery harmless item by item. With ten in flight, 10,000 reports take
+  seconds at DynamoDB's usual single-digit-millisecond latency (an estimate: moto, in process and CPU-bound, took
+  three minutes for the whole 10,000-report case, emails included), well inside the function's 300 s; one at a
+  time would take a minute or more. Each write costs the report item's size in write units (one for a typical
+  report), and no index write: no index key changes.
+- Contacts: BatchGetItem (strongly consistent, 100 keys a call, UnprocessedKeys retried with backoff) of the
+  CONTACT items of the reports this decision completed.
+- Markers: per email one PutItem with attribute_not_exists (the claim, SENDING), then one UpdateItem recording what
+  SES said; a send SES may take later deletes its SENDING marker instead (DeleteItem, only while SENDING).
+
+Measured under moto (tests/integration/test_completion.py, botocore's before-call hook on the product's DynamoDB and
+SES clients; COMPLETION_MEASURE_REPORTS=10000 runs the big case), every reporter having left an email address:
+    1 report        Query 1, UpdateItem 1, BatchGetItem 1, PutItem 1, SendEmail 1, UpdateItem 1: 6 requests
+    10,000 reports  Query 10, UpdateItem 10,000 + 10,000, BatchGetItem 100, PutItem 10,000, SendEmail 10,000:
+                    40,110 requests (by the same count, 10,110 when nobody left an address)
+(DynamoDB may answer a full last page with a LastEvaluatedKey, and so one more, empty, Query.) A redelivery makes the
+same requests less the sends and the marker records: each report's condition and each claim fails. What bounds a
+big case is SES's sending rate, not DynamoDB: the domain stops before the timeout and the next delivery goes on.
+
+Every failure is StoreUnavailable. This module never logs, and never returns a report's contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from shared.adapters.reports_table import CONTACT_SK, REPORT_SK, TableAdapter, decode, report_pk
+from shared.domain.errors import StoreUnavailable
+from shared.domain.outcomes import (
+    Completed,
+    Completion,
+    DecisionItem,
+    Delivery,
+    NoticeState,
+    Sent,
+    decision_of,
+)
+from shared.domain.reports import ReporterContact, ReportStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+CASE_REPORTS_INDEX = "CaseReportsIndex"
+OUTCOME_SK_PREFIX = "OUTCOME#"
+PAGE_SIZE = 1_000  # keys per index page: a page's writes fit well inside the time margin the domain keeps
+PARALLEL_WRITES = 10  # botocore's default connection pool: more threads would only queue for a connection
+
+
+def read_decisions(records: Iterable[Mapping[str, Any]]) -> list[DecisionItem]:
+    """Lambda's DynamoDB stream records as the completion worker needs them, in batch order."""
+    items = []
+    for record in records:
+        dynamodb = record.get("dynamodb") or {}
+        sequence = str(dynamodb.get("SequenceNumber") or record.get("eventID") or "")
+        image = dynamodb.get("NewImage") or {}
+        # The event source's filter lets only decision INSERTs through; this holds without it (sam local invoke).
+        if record.get("eventName") != "INSERT" or (image.get("entity") or {}).get("S") != "decision":
+            items.append(DecisionItem(sequence))
+            continue
+        try:
+            decision = decision_of({name: decode(value) for name, value in image.items()})
+        except (KeyError, TypeError, ValueError) as exc:
+            items.append(DecisionItem(sequence, problem=f"unreadable decision image: {type(exc).__name__}"))
+            continue
+        items.append(DecisionItem(sequence, decision=decision))
+    return items
+
+
+def outcome_key(key_hex: str, decision_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"PK": {"S": report_pk(key_hex)}, "SK": {"S": OUTCOME_SK_PREFIX + decision_id}}
+
+
+class CompletionTable(TableAdapter):
+    """shared.domain.outcomes.CompletionStore on the reports table."""
+
+    def case_reports(self, case_id: str) -> Iterator[list[str]]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": CASE_REPORTS_INDEX,
+            "KeyConditionExpression": "#case = :case",
+            "ExpressionAttributeNames": {"#case": "caseId"},
+            "ExpressionAttributeValues": {":case": {"S": case_id}},
+            "Limit": PAGE_SIZE,
+        }
+        while True:
+            answer = self._call(self.client.query, **request)
+            keys = [
+                item["PK"]["S"].removeprefix("REPORT#")
+                for item in answer.get("Items", [])
+                if item.get("SK", {}).get("S") == REPORT_SK  # only reports carry both keys; this keeps it so
+            ]
+            if keys:
+                yield keys
+            if "LastEvaluatedKey" not in answer:
+                return
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def complete(self, keys: Sequence[str], completion: Completion) -> dict[str, Completed]:
+        if len(keys) <= 1:
+            return {key: self._complete(key, completion) for key in keys}
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITES, len(keys))) as pool:
+            # map raises the first failure, after every write has run: those that succeeded stay done.
+            states = list(pool.map(lambda key: self._complete(key, completion), keys))
+        return dict(zip(keys, states, strict=True))
+
+    def _complete(self, key_hex: str, completion: Completion) -> Completed:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": {"S": report_pk(key_hex)}, "SK": {"S": REPORT_SK}},
+                UpdateExpression="SET #status = :completed, #reason = :reason, #decision = :decision, #at = :at",
+                # caseId: never a stub for a deleted report, never another case's report (the index may be stale).
+                ConditionExpression="#case = :case AND (attribute_not_exists(#decision) OR #decision < :decision)",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#reason": "reasonCode",
+                    "#decision": "decisionId",
+                    "#at": "completedAt",
+                    "#case": "caseId",
+                },
+                ExpressionAttributeValues={
+                    ":completed": {"S": ReportStatus.COMPLETED.value},
+                    ":reason": {"S": completion.reason_code.value},
+                    ":decision": {"S": completion.decision_id},
+                    ":at": {"S": completion.completed_at},
+                    ":case": {"S": completion.case_id},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailable(_error_code(exc)) from exc
+            held = cast(dict[str, Any], exc.response).get("Item") or {}
+            if held.get("caseId", {}).get("S") != completion.case_id:
+                return Completed.GONE
+            if held.get("decisionId", {}).get("S") == completion.decision_id:
+                return Completed.BEFORE
+            return Completed.SUPERSEDED
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return Completed.NOW
+
+    def contacts(self, keys: Sequence[str]) -> list[ReporterContact]:
+        items = self.consistent_items([{"PK": {"S": report_pk(key)}, "SK": {"S": CONTACT_SK}} for key in keys])
+        return [
+            ReporterContact.model_validate(
+                {
+                    "key_hex": item["PK"]["S"].removeprefix("REPORT#"),
+                    **{name: decode(value) for name, value in item.items() if name not in ("PK", "SK", "entity")},
+                }
+            )
+            for item in items
+        ]
+
+    def claim_notice(self, key_hex: str, report_id: str, completion: Completion, at: str) -> NoticeState | None:
+        item: dict[str, AttributeValueTypeDef] = {
+            **outcome_key(key_hex, completion.decision_id),
+            "entity": {"S": "outcome"},
+            "reportId": {"S": report_id},
+            "caseId": {"S": completion.case_id},
+            "decisionId": {"S": completion.decision_id},
+            "reasonCode": {"S": completion.reason_code.value},
+            "notice": {"S": NoticeState.SENDING.value},
+            "claimedAt": {"S": at},
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailable(_error_code(exc)) from exc
+            held = cast(dict[str, Any], exc.response).get("Item") or {}
+            # Without the old item (an endpoint that ignores ALL_OLD) the marker exists, state unknown: in doubt.
+            return NoticeState(held.get("notice", {}).get("S", NoticeState.SENDING.value))
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return None
+
+    def record_notice(self, key_hex: str, decision_id: str, delivery: Delivery, at: str) -> None:
+        if isinstance(delivery, Sent):
+            state, detail_name, detail = NoticeState.SENT, "sesMessageId", delivery.message_id
+        else:
+            state, detail_name, detail = NoticeState.NOT_SENT, "notSentReason", delivery.reason
+        self._call(
+            self.client.update_item,
+            TableName=self.table_name,
+            Key=outcome_key(key_hex, decision_id),
+            UpdateExpression="SET #notice = :state, #at = :at, #detail = :detail",
+            ConditionExpression="attribute_exists(PK)",  # never a marker without its claim
+            ExpressionAttributeNames={"#notice": "notice", "#at": "settledAt", "#detail": detail_name},
+            ExpressionAttributeValues={":state": {"S": state.value}, ":at": {"S": at}, ":detail": {"S": detail}},
+        )
+
+    def release_notice(self, key_hex: str, decision_id: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=outcome_key(key_hex, decision_id),
+                ConditionExpression="#notice = :sending",  # a settled marker is the record of a send: kept
+                ExpressionAttributeNames={"#notice": "notice"},
+                ExpressionAttributeValues={":sending": {"S": NoticeState.SENDING.value}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailable(_error_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    @staticmethod
+    def _call(operation: Any, **request: Any) -> Any:
+        try:
+            return operation(**request)
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
