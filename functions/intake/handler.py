@@ -104,6 +104,15 @@ def get_report(reportId: str) -> Response[str]:  # noqa: N803  (the route's para
     return _json(200, view.as_json())
 
 
+@app.get("/v1/reports")
+def list_reports() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    listed = intake.statuses_by_correlation(
+        _caller(), query.get("correlationId"), query.get("maxResults"), query.get("nextToken"), _table()
+    )
+    return _json(200, listed.as_json())
+
+
 @app.exception_handler(DomainError)
 def refuse(error: DomainError) -> Response[str]:
     logger.info(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from shared.domain.answers import BatchAnswer, Receipt, Refusal, StatusView
+from shared.domain.answers import BatchAnswer, Receipt, Refusal, StatusList, StatusView
 from shared.domain.xarf import MAX_BATCH, SubmissionIn
 from shared.domain.xarf_vocabulary import SPEC_VERSION
 
@@ -90,6 +90,7 @@ def document() -> dict[str, Any]:
         (BatchIn, "validation"),
         (Receipt, "serialization"),
         (StatusView, "serialization"),
+        (StatusList, "serialization"),
         (Refusal, "serialization"),
         (GatewayMessage, "serialization"),
         (BatchAnswer, "serialization"),
@@ -119,7 +120,28 @@ def document() -> dict[str, Any]:
                     "security": signed,
                     "requestBody": body,
                     "responses": _responses(400, 403, 409, 413, 415, 422, 429, 503, ok=(202, "Receipt", "Accepted")),
-                }
+                },
+                "get": {
+                    "operationId": "listReportStatuses",
+                    "summary": "Your reports with one correlationId, oldest first (as ListAbuseReportStatuses)",
+                    "security": signed,
+                    "parameters": [
+                        {
+                            "name": "correlationId",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 256},
+                        },
+                        {
+                            "name": "maxResults",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 50},
+                        },
+                        {"name": "nextToken", "in": "query", "required": False, "schema": {"type": "string"}},
+                    ],
+                    "responses": _responses(403, 422, 429, 503, ok=(200, "StatusList", "One page of statuses")),
+                },
             },
             "/v1/reports/batch": {
                 "post": {

@@ -75,6 +75,9 @@ _CASE_OPTIONAL_STRINGS = {
     "first_incident": "firstIncident",
     "draft_sha256": "draftSha256",
     "awaiting_evidence_since": "awaitingEvidenceSince",
+    "decision_id": "decisionId",
+    "decision_reason": "decisionReason",
+    "decision_action": "decisionAction",
 }
 _CASE_SETS = {
     "reporters": "reporters",
@@ -110,6 +113,7 @@ def case_from_item(item: Mapping[str, Any]) -> CaseState:
         notified_severity=Severity(item["notifiedSeverity"]["S"]) if "notifiedSeverity" in item else None,
         escalate=bool(item.get("escalate", {}).get("BOOL", False)),
         stored_reporter_count=int(item["reporterCount"]["N"]) if "reporterCount" in item else None,
+        status=item.get("caseStatus", {}).get("S", str(CaseStatus.OPEN)),
     )
 
 
@@ -249,7 +253,7 @@ class CaseTable(TableAdapter):
         reports = [report for increment in increments for report in increment.reports]
         self._keep_contacts(reports)
         actions: list[Any] = [
-            {"Update": self._report_mark(report, increment.after.case_id, token)}
+            {"Update": self._report_mark(report, increment.before, token)}
             for increment in increments
             for report in increment.reports
         ]
@@ -388,6 +392,16 @@ class CaseTable(TableAdapter):
             ):
                 if not moved:
                     conditions.append(f"{expression.name(name)} = {expression.value('read_' + name, {'S': value})}")
+        if settlement.reopen:
+            # Only if the decision read is still the latest: a newer one is the analyst's answer to these reports.
+            assignments += [
+                expression.assign("caseStatus", {"S": str(CaseStatus.OPEN)}),
+                expression.assign("queue", {"S": queue_partition(CaseStatus.OPEN, settlement.expected.family)}),
+            ]
+            read_decision = settlement.expected.decision_id or ""
+            conditions.append(
+                f"{expression.name('decisionId')} = {expression.value('read_decision', {'S': read_decision})}"
+            )
         if settlement.first_incident is not None:
             # Reporters spell incident times their own way, so text order is not time order: expect the value read.
             assignments.append(expression.assign("firstIncident", {"S": settlement.first_incident}))
@@ -639,14 +653,22 @@ class CaseTable(TableAdapter):
             **expression.parameters(),
         }
 
-    def _report_mark(self, report: ReportRecord, case_id: str, token: str) -> dict[str, Any]:
+    def _report_mark(self, report: ReportRecord, case: CaseState, token: str) -> dict[str, Any]:
         expression = _Expression()
         case_name = expression.name("caseId")
+        status = f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.PROCESSING.value})}"
+        if case.standing_restriction and case.decision_id and case.decision_reason:
+            # The case's restriction answers this report too: completed now, with the decision that stands.
+            status = (
+                f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.COMPLETED.value})}, "
+                f"{expression.assign('reasonCode', {'S': case.decision_reason})}, "
+                f"{expression.assign('decisionId', {'S': case.decision_id})}"
+            )
         return {
             "TableName": self.table_name,
             "Key": {"PK": {"S": report_pk(report.key_hex)}, "SK": {"S": REPORT_SK}},
-            "UpdateExpression": f"SET {case_name} = {expression.value('caseId', {'S': case_id})}, "
-            f"{expression.name('status')} = {expression.value('status', {'S': ReportStatus.PROCESSING.value})}, "
+            "UpdateExpression": f"SET {case_name} = {expression.value('caseId', {'S': case.case_id})}, "
+            f"{status}, "
             f"{expression.name('increment')} = {expression.value('increment', {'S': token})} "
             # Counted, so no longer the sweeper's business: out of its sparse index in the same write. The contact
             # details are in their own expiring item by now (_keep_contacts): the report keeps none.

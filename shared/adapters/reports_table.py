@@ -82,6 +82,9 @@ This module must never log item contents: descriptions, contacts and resources a
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -97,9 +100,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
+    from shared.domain.answers import StatusView
     from shared.domain.sweep import Listed
 
 REPORT_SK = "REPORT"
+CORRELATION_INDEX = "CorrelationIndex"  # a caller's reports by the correlationId it gave (correlationKey, receivedAt)
 CONTACT_SK = "CONTACT"
 QUEUED_INDEX = "QueuedIndex"  # sparse: only QUEUED reports carry its keys (queuedShard, receivedAt)
 MAX_BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
@@ -359,6 +364,53 @@ class ReportTable(TableAdapter):
             raise StoreUnavailable(type(exc).__name__) from exc
         item = answer.get("Item")
         return from_item(item) if item else None
+
+    def by_correlation(
+        self, correlation_key: str, limit: int, next_token: str | None
+    ) -> tuple[list[StatusView], str | None]:
+        """One Query of CorrelationIndex: a page of one caller's reports with one correlationId, oldest first."""
+        from shared.domain.answers import StatusView  # the listing only: the submit path never builds one
+        from shared.domain.errors import InvalidReport, UnmetRequirement
+
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": CORRELATION_INDEX,
+            "KeyConditionExpression": "correlationKey = :key",
+            "ExpressionAttributeValues": {":key": {"S": correlation_key}},
+            "Limit": limit,
+        }
+        if next_token:
+            try:
+                start = json.loads(base64.urlsafe_b64decode(next_token.encode()))
+                if set(start) != {"PK", "SK", "correlationKey", "receivedAt"} or start["correlationKey"] != {
+                    "S": correlation_key
+                }:
+                    raise ValueError("another listing's token")
+            except (ValueError, TypeError, binascii.Error) as exc:
+                raise InvalidReport(
+                    "The listing cannot be made as asked.",
+                    [UnmetRequirement("/nextToken", "rule.next_token.malformed", "not a token this listing gave out")],
+                ) from exc
+            request["ExclusiveStartKey"] = start
+        try:
+            answer = self.client.query(**request)
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        reports = [
+            StatusView(
+                report_id=item["reportId"]["S"],
+                status=item["status"]["S"],
+                received_at=item["receivedAt"]["S"],
+                reason_code=item.get("reasonCode", {}).get("S"),
+                case_id=item.get("caseId", {}).get("S"),
+            )
+            for item in answer.get("Items", [])
+        ]
+        last = answer.get("LastEvaluatedKey")
+        token = base64.urlsafe_b64encode(json.dumps(last, sort_keys=True).encode()).decode() if last else None
+        return reports, token
 
 
 class QueuedReports(TableAdapter):

@@ -68,6 +68,14 @@ class StatusView(Answer):
     case_id: str | None = None
 
 
+class StatusList(Answer):
+    """200 to GET /v1/reports?correlationId=: the caller's reports with that id, oldest first (the Abuse Signal API's
+    ListAbuseReportStatuses)."""
+
+    reports: list[StatusView]
+    next_token: str | None = Field(default=None, description="pass back as nextToken for the next page")
+
+
 class Requirement(Answer):
     """One reason for a refusal (the AWS Abuse Signal API's unmetRequirements entry)."""
 

@@ -156,6 +156,16 @@ class CaseState:
     awaiting_evidence_since: str | None = None  # set by the escalation worker while the draft lacks files
     increments: frozenset[str] = frozenset()  # tokens of increments added and not yet forgotten
     stored_reporter_count: int | None = None  # reporterCount as written (the settle keeps it up with `reporters`)
+    # The analysts' side (shared.adapters.casework_table writes them): OPEN or DECIDED, and the latest decision.
+    status: str = "OPEN"
+    decision_id: str | None = None
+    decision_reason: str | None = None
+    decision_action: str | None = None
+
+    @property
+    def standing_restriction(self) -> bool:
+        """A RESTRICT decision stands: a new report about the case completes at once with its reason."""
+        return self.status == "DECIDED" and self.decision_action == "RESTRICT"
 
     @property
     def reporter_count(self) -> int:
@@ -274,6 +284,7 @@ class CaseSettlement:
     trim_urls: frozenset[str] = frozenset()
     trim_objects: frozenset[str] = frozenset()
     forget: frozenset[str] = frozenset()  # tokens whose increment items are discarded
+    reopen: bool = False  # decided without a restriction, and reported again: back in the queue
 
     @property
     def case_id(self) -> str:
@@ -381,6 +392,8 @@ def settle(case: CaseState, reports: Sequence[ReportRecord], forget: Iterable[st
         trim_urls=trim_urls,
         trim_objects=trim_objects,
         forget=frozenset(forget) & case.increments,
+        # A decision that did not restrict does not answer a report made after it: someone has to look again.
+        reopen=case.status == "DECIDED" and not case.standing_restriction and bool(reports),
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from shared.domain.answers import MAX_LISTED_BYTES, BatchItem, Receipt, Refusal, StatusView
+from shared.domain.answers import MAX_LISTED_BYTES, BatchItem, Receipt, Refusal, StatusList, StatusView
 from shared.domain.callers import Caller
 from shared.domain.dedupe import dedupe_key, key_digest_of, receipt_hash, receipt_token_for, report_id_for
 from shared.domain.errors import (
@@ -37,6 +37,7 @@ from shared.domain.reports import (
     ReportStatus,
     StoredEvidence,
     Submission,
+    correlation_key_for,
     intake_evidence_key,
     queued_shard_for,
     utc_timestamp,
@@ -49,6 +50,10 @@ class ReportStore(Protocol):
     def put_new(self, report: ReportRecord) -> ReportRecord | None: ...
 
     def get(self, key_hex: str) -> ReportRecord | None: ...
+
+    def by_correlation(
+        self, correlation_key: str, limit: int, next_token: str | None
+    ) -> tuple[list[StatusView], str | None]: ...
 
 
 class EvidenceStore(Protocol):
@@ -144,6 +149,7 @@ def submit(
         external_id=report.external_id,
         stale=report.stale,
         correlation_id=submission.correlation_id,
+        correlation_key=correlation_key_for(caller.scope, submission.correlation_id),
         content_fingerprint=key.content_fingerprint,
         receipt_hash=receipt_hash(receipt_token),
         queued_shard=queued_shard_for(key.hex),
@@ -278,6 +284,33 @@ def status(report_id: str, caller: Caller, receipt_token: str | None, store: Rep
         reason_code=record.reason_code,
         case_id=record.case_id,
     )
+
+
+MAX_LISTED_STATUSES = 50  # ListAbuseReportStatuses' maxResults: 1-50
+
+
+def statuses_by_correlation(
+    caller: Caller, correlation_id: str | None, max_results: str | None, next_token: str | None, store: ReportStore
+) -> StatusList:
+    """The caller's own reports that carry `correlation_id`, oldest first, a page at a time (another caller's reports
+    with the same id are another key: they are never listed)."""
+    problems = []
+    if not correlation_id or len(correlation_id) > 256:
+        problems.append(requirement("/correlationId", "rule.correlation_id.required", "1 to 256 characters"))
+    limit = MAX_LISTED_STATUSES
+    if max_results is not None:
+        if not max_results.isdigit() or not 1 <= int(max_results) <= MAX_LISTED_STATUSES:
+            problems.append(requirement("/maxResults", "rule.max_results.range", "a whole number from 1 to 50"))
+        else:
+            limit = int(max_results)
+    if next_token is not None and len(next_token) > 1024:
+        problems.append(requirement("/nextToken", "rule.next_token.malformed", "not a token this API gave out"))
+    if problems:
+        raise InvalidReport("The listing cannot be made as asked.", problems)
+    key = correlation_key_for(caller.scope, correlation_id)
+    assert key is not None  # correlation_id was checked above
+    reports, token = store.by_correlation(key, limit, next_token)
+    return StatusList(reports=reports, next_token=token)
 
 
 # Stands in for a missing report in the authorization check; it matches no caller and no receipt.

@@ -9,6 +9,7 @@ vocabulary-free, so the workers that load it never load the XARF parser.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,11 +191,20 @@ class ReportRecord(BaseModel):
     external_id: str | None = None
     stale: bool = False
     correlation_id: str | None = None
+    # "<hash of the principal>#<correlationId>": CorrelationIndex's key, so a partner lists its own reports by the id
+    # it gave them (GET /v1/reports?correlationId=, the Abuse Signal API's ListAbuseReportStatuses) in one Query.
+    correlation_key: str | None = None
     case_id: str | None = None
     reason_code: str | None = None
     # Only a QUEUED report carries it: the key of the sweeper's sparse index (queued_shard_for); the dispatcher
     # removes it when it marks the report counted.
     queued_shard: str | None = None
+
+
+def correlation_key_for(principal: str, correlation_id: str | None) -> str | None:
+    if not correlation_id:
+        return None
+    return hashlib.sha256(principal.encode()).hexdigest()[:16] + "#" + correlation_id
 
 
 # ---------------------------------------------------------------------------------------------------------------

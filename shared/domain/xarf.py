@@ -160,7 +160,7 @@ class SubmissionIn(_Strict):
     """The body of POST /v1/reports, as the AWS Abuse Signal API shapes it."""
 
     clientToken: ClientToken | None = None  # noqa: N815  (the wire name)
-    correlationId: Annotated[OneLine, StringConstraints(max_length=128)] | None = None  # noqa: N815
+    correlationId: Annotated[OneLine, StringConstraints(max_length=256)] | None = None  # as the Abuse Signal API's  # noqa: N815
     report: XarfReportIn
 
 

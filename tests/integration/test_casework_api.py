@@ -191,3 +191,75 @@ def test_unknown_ids_and_foreign_tokens_are_refused_without_a_5xx(world, phishin
     assert call(ANALYST, "GET", "/v1/cases", query={"nextToken": "bm90LWEtdG9rZW4"})[0] == 400
     assert call(ANALYST, "GET", "/v1/cases", query={"limit": "0"})[0] == 422
     assert call(ANALYST, "GET", "/v1/cases", query={"audience": "child_safety"})[0] == 403
+
+
+def new_reports(world, seen: set[str]) -> list[dict[str, Any]]:
+    return [item for item in report_items(world) if item["reportId"]["S"] not in seen]
+
+
+def test_a_report_after_a_standing_restriction_completes_at_once_with_its_reason(world, phishing_case):
+    decision = {"reasonCode": "ACTIONED", "action": "RESTRICT", "statement": "A credential phishing page."}
+    status, decided = call(ANALYST, "POST", f"/v1/cases/{phishing_case}/decisions", decision)
+    assert status == 201
+    seen = {item["reportId"]["S"] for item in report_items(world)}
+    later = submit(xarf(url=URL, source_identifier="198.51.100.99"), PARTNER_B)
+    assert dispatch(stream_event(world, new_reports(world, seen), first_sequence=100)["Records"]) == []
+    (stored,) = [item for item in report_items(world) if item["reportId"]["S"] == later["reportId"]]
+    assert stored["status"]["S"] == "COMPLETED" and stored["reasonCode"]["S"] == "ACTIONED"
+    assert stored["decisionId"]["S"] == decided["decisionId"]
+    assert case(world, phishing_case)["caseStatus"]["S"] == "DECIDED", "a standing restriction keeps the case decided"
+
+
+def test_a_report_after_a_decision_that_did_not_restrict_reopens_the_case(world, phishing_case):
+    status, _ = call(ANALYST, "POST", f"/v1/cases/{phishing_case}/decisions", {"reasonCode": "REVIEWED_NO_AWS_ACTION"})
+    assert status == 201
+    assert call(ANALYST, "GET", "/v1/cases")[1]["cases"] == []
+    seen = {item["reportId"]["S"] for item in report_items(world)}
+    later = submit(xarf(url=URL, source_identifier="198.51.100.99"), PARTNER_B)
+    assert dispatch(stream_event(world, new_reports(world, seen), first_sequence=100)["Records"]) == []
+    (stored,) = [item for item in report_items(world) if item["reportId"]["S"] == later["reportId"]]
+    assert stored["status"]["S"] == "PROCESSING"
+    (listed,) = call(ANALYST, "GET", "/v1/cases")[1]["cases"]
+    assert listed["caseId"] == phishing_case and listed["status"] == "OPEN" and listed["reportCount"] == 3
+
+
+def list_by_correlation(principal: str, correlation_id: str, **query: str) -> tuple[int, dict[str, Any]]:
+    from functions.intake.handler import lambda_handler as intake
+    from tests.conftest import load_event
+
+    event = load_event("get_report.json")
+    event["resource"] = event["requestContext"]["resourcePath"] = "/v1/reports"
+    event["path"] = "/v1/reports"
+    event["pathParameters"] = None
+    event["queryStringParameters"] = {"correlationId": correlation_id, **query}
+    event["requestContext"]["identity"].update(userArn=principal, accessKey=None)
+    answer = intake(event, FunctionContext("IntakeFunction"))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_partners_list_their_own_outcomes_by_correlation_id_a_page_at_a_time(world, casework_env):
+    from tests.integration.test_dispatch import PARTNER_A
+
+    ours = [submit_with(xarf(url=f"https://phish.example.org/{n}"), PARTNER_A, "ticket-7") for n in range(3)]
+    submit_with(xarf(url="https://phish.example.org/other"), PARTNER_B, "ticket-7")
+    status, first = list_by_correlation(PARTNER_A, "ticket-7", maxResults="2")
+    assert status == 200 and [r["reportId"] for r in first["reports"]] == [r["reportId"] for r in ours[:2]]
+    status, second = list_by_correlation(PARTNER_A, "ticket-7", nextToken=first["nextToken"])
+    assert status == 200 and [r["reportId"] for r in second["reports"]] == [ours[2]["reportId"]]
+    assert all(r["status"] == "QUEUED" for r in first["reports"] + second["reports"])
+    assert list_by_correlation(PARTNER_A, "ticket-8")[1]["reports"] == []
+    assert list_by_correlation(PARTNER_A, "ticket-7", maxResults="51")[0] == 422
+    status, refused = list_by_correlation(PARTNER_B, "ticket-7", nextToken=first["nextToken"])
+    assert status == 422 and refused["unmetRequirements"][0]["path"] == "/nextToken", "another caller's token"
+
+
+def submit_with(report: dict[str, Any], principal: str, correlation_id: str) -> dict[str, Any]:
+    from functions.intake.handler import lambda_handler as intake
+    from tests.conftest import load_event
+
+    event = load_event("submit_report.json")
+    event["body"] = json.dumps({"report": report, "correlationId": correlation_id})
+    event["requestContext"]["identity"].update(userArn=principal, accessKey=None)
+    answer = intake(event, FunctionContext("IntakeFunction"))
+    assert answer["statusCode"] == 202, answer["body"]
+    return json.loads(answer["body"])

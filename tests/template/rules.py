@@ -74,6 +74,7 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
 # Queries of a global secondary index whose partitions are not key prefixes (case ids): LeadingKeys would name those
 # values, so such a grant (no LeadingKeys) is judged by which index, for whom; it reads only what the index projects.
 INDEX_READERS = {
+    "IntakeFunction": frozenset({"CorrelationIndex"}),
     "CaseworkFunction": frozenset({"QueueIndex", "CaseReportsIndex"}),
     "CompletionFunction": frozenset({"CaseReportsIndex"}),
 }
@@ -97,9 +98,10 @@ ITEM_ACTIONS = frozenset(
 )
 
 # Who may read evidence bytes besides the principals of a parameter: the escalation function and the casework API,
-# whose role signs the analysts' recorded 60-second views (the NCMEC filer comes as a parameter). Everyone else, the quarantine worker that writes the copies
-# included, is denied s3:GetObject by the bucket policy and granted no read by IAM.
-EVIDENCE_READERS = frozenset({"EscalationFunction", "CaseworkFunction"})  # casework: presigned, recorded views
+# whose role signs the analysts' recorded 60-second views (the NCMEC filer comes as a parameter). Everyone else, the
+# quarantine worker that writes the copies included, is denied s3:GetObject by the bucket policy and granted no read
+# by IAM.
+EVIDENCE_READERS = frozenset({"EscalationFunction", "CaseworkFunction"})
 EVIDENCE_BYTE_ACTIONS = ("s3:getobject", "s3:getobjectversion")
 
 # Key policies: what the account (root) may keep so the key stays manageable (lockout safety), and what counts as
