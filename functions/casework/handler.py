@@ -224,13 +224,32 @@ def _evidence(report: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
+class CaseQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reveal: Literal["contacts"] | None = None
+
+
 @app.get("/v1/cases/<caseId>")
 def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter name)
     analyst = _analyst()
     table = _table()
+    query = casework.parsed(CaseQuery, dict(app.current_event.query_string_parameters or {}))
     records = table.case_records(caseId) if _CASE_ID.match(caseId) else None
     if records is None or not casework.may_see(records.case["family"]["S"], analyst.groups):
         raise NoSuchCase(f"no case {caseId}")
+    contacts: dict[str, dict[str, Any]] = {}
+    if query.reveal == "contacts":
+        # Reporters' contact details are personal data: shown only on request, and every request is in the audit log
+        # before anything is shown.
+        now = _now()
+        table.record_audit(
+            _audit(analyst, AuditAction.REVEALED_CONTACTS, records.case["family"]["S"], now, case_id=caseId)
+        )
+        contacts = {
+            item["PK"]["S"]: _plain(item, ("reporterOrg", "reporterContact", "reporterDomain", "expiresAt"))
+            for item in table.contacts([report["PK"]["S"] for report in records.reports])
+        }
     reports = []
     payloads: dict[str, str] = {}
     for item in records.reports:
@@ -241,6 +260,7 @@ def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter
         details = json.loads(item["details"]["S"]) if "details" in item and "S" in item["details"] else None
         reports.append(
             {**_plain(item, _REPORT_FIELDS), "reporter": _reporter(item), "evidence": evidence, "details": details}
+            | ({"contact": contacts.get(item["PK"]["S"])} if query.reveal else {})
         )
     custody = {
         evidence_id: [_plain(event, _CUSTODY_FIELDS) | _detail(event) for event in table.custody_chain(key)]

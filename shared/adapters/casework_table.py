@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from shared.adapters.cases_table import CASE_SK, CaseTable, case_key, case_pk
-from shared.adapters.reports_table import CUSTODY_PK_PREFIX, REPORT_SK, decode, report_pk
+from shared.adapters.reports_table import CONTACT_SK, CUSTODY_PK_PREFIX, REPORT_SK, decode, report_pk
 from shared.domain.casework import (
     AuditEvent,
     CaseClaimed,
@@ -231,6 +231,10 @@ class CaseworkTable(CaseTable):
         except ClientError as exc:
             raise StoreUnavailable(_code(exc)) from exc
         return sorted(answer.get("Items", []), key=lambda item: item["at"]["S"])
+
+    def contacts(self, report_pks: Sequence[str]) -> list[dict[str, Any]]:
+        """The contact items of these reports (those that have one and whose TTL has not removed it)."""
+        return self.consistent_items([{"PK": {"S": pk}, "SK": {"S": CONTACT_SK}} for pk in report_pks])
 
     def reports(self, report_keys: Sequence[str]) -> list[dict[str, Any]]:
         return self.consistent_items([{"PK": {"S": report_pk(key)}, "SK": {"S": REPORT_SK}} for key in report_keys])

@@ -263,3 +263,19 @@ def submit_with(report: dict[str, Any], principal: str, correlation_id: str) -> 
     answer = intake(event, FunctionContext("IntakeFunction"))
     assert answer["statusCode"] == 202, answer["body"]
     return json.loads(answer["body"])
+
+
+def test_a_reporters_email_is_shown_only_on_request_and_the_request_is_audited(world, casework_env):
+    reported = xarf(url=URL)
+    reported["reporter"] = {**reported["reporter"], "contact": "abuse-desk@hotline-a.example"}
+    submit(reported)
+    assert dispatch(stream_event(world, report_items(world))["Records"]) == []
+    case_id = case_id_for(URL, "content")
+    status, page = call(ANALYST, "GET", f"/v1/cases/{case_id}")
+    assert status == 200 and "abuse-desk@hotline-a.example" not in json.dumps(page)
+    assert call(ANALYST, "GET", "/v1/audit", query={"caseId": case_id})[1]["entries"] == []
+    status, page = call(ANALYST, "GET", f"/v1/cases/{case_id}", query={"reveal": "contacts"})
+    assert status == 200 and page["reports"][0]["contact"]["reporterContact"] == "abuse-desk@hotline-a.example"
+    log = call(ANALYST, "GET", "/v1/audit", query={"caseId": case_id})[1]["entries"]
+    assert [(entry["action"], entry["actor"]) for entry in log] == [("revealed_contacts", "ana")]
+    assert call(ANALYST, "GET", f"/v1/cases/{case_id}", query={"reveal": "everything"})[0] == 422
