@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.domain.callers import TrustTier
-from shared.domain.casework import DEFAULT_SLA
+from shared.domain.casework import ABUSE_MIN_DECIDED, ABUSE_NO_ACTION_SHARE, DEFAULT_SLA
 from shared.domain.policy import Severity
 from shared.domain.reports import CONTACT_RETENTION_DAYS
 
@@ -64,6 +64,10 @@ class Settings(BaseModel):
         default_factory=lambda: {s: d.total_seconds() / 3600 for s, d in DEFAULT_SLA.items()}
     )
     custodian_role_arn: str | None = None
+    # DSA Art. 23: a reporter is flagged for an analyst when this share of at least this many decided reports found
+    # nothing to act on (REPORTER_ABUSE_SHARE, REPORTER_ABUSE_MIN_DECIDED).
+    reporter_abuse_share: float = Field(default=ABUSE_NO_ACTION_SHARE, gt=0, le=1)
+    reporter_abuse_min_decided: int = Field(default=ABUSE_MIN_DECIDED, ge=1)
 
     @property
     def sla(self) -> dict[Severity, timedelta]:

@@ -27,7 +27,7 @@ from shared.adapters.reports_table import CUSTODY_PK_PREFIX, decode
 from shared.config import settings
 from shared.domain import casework
 from shared.domain.answers import API_SECURITY_HEADERS, Refusal
-from shared.domain.cases import CHILD_SAFETY_FAMILY, family_of
+from shared.domain.cases import ANONYMOUS_PRINCIPAL, CHILD_SAFETY_FAMILY, family_of, reporter_key
 from shared.domain.casework import (
     AuditAction,
     AuditEvent,
@@ -200,13 +200,18 @@ def list_cases() -> Response[str]:
 # --- a case ------------------------------------------------------------------------------------------------------
 
 
-def _reporter(report: dict[str, Any]) -> dict[str, Any]:
-    if report.get("principal", {}).get("S") == "anonymous":
+def _reporter(report: dict[str, Any], records: dict[str, casework.TrackRecord]) -> dict[str, Any]:
+    principal = report["principal"]["S"]
+    if principal == ANONYMOUS_PRINCIPAL:
+        # Anonymous reporters cannot be told apart, so they have no track record of their own.
         return {"kind": "anonymous", "tier": int(report["trustTier"]["N"])}
     return {
         "kind": "partner" if "partner" in report else "signed",
         "partner": report.get("partner", {}).get("S"),
         "tier": int(report["trustTier"]["N"]),
+        "trackRecord": records[reporter_key(principal)].as_json(
+            settings().reporter_abuse_share, settings().reporter_abuse_min_decided
+        ),
     }
 
 
@@ -250,6 +255,12 @@ def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter
             item["PK"]["S"]: _plain(item, ("reporterOrg", "reporterContact", "reporterDomain", "expiresAt"))
             for item in table.contacts([report["PK"]["S"] for report in records.reports])
         }
+    reporters = [
+        reporter_key(item["principal"]["S"])
+        for item in records.reports
+        if item["principal"]["S"] != ANONYMOUS_PRINCIPAL
+    ]
+    track_records = table.track_records(reporters) if reporters else {}
     reports = []
     payloads: dict[str, str] = {}
     for item in records.reports:
@@ -259,7 +270,12 @@ def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter
                 payloads.setdefault(entry["evidenceId"], stored["evidenceId"])
         details = json.loads(item["details"]["S"]) if "details" in item and "S" in item["details"] else None
         reports.append(
-            {**_plain(item, _REPORT_FIELDS), "reporter": _reporter(item), "evidence": evidence, "details": details}
+            {
+                **_plain(item, _REPORT_FIELDS),
+                "reporter": _reporter(item, track_records),
+                "evidence": evidence,
+                "details": details,
+            }
             | ({"contact": contacts.get(item["PK"]["S"])} if query.reveal else {})
         )
     custody = {
@@ -472,6 +488,34 @@ def destroy_evidence(evidenceId: str) -> Response[str]:  # noqa: N803
 def _evidence_bucket() -> str:
     (bucket,) = settings().required("evidence_bucket")
     return bucket
+
+
+# --- reporters who abuse the channel (DSA Art. 23) ----------------------------------------------------------------
+
+_REPORTER_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+@app.post("/v1/reporters/<reporterId>/suspension")
+def suspend_reporter(reporterId: str) -> Response[str]:  # noqa: N803
+    analyst, table, now = _analyst(), _table(), _now()
+    if not casework.audiences_for(analyst.groups):
+        raise NotPermitted("no analyst group")
+    request = casework.parsed(casework.SuspensionRequest, app.current_event.body)
+    if not _REPORTER_ID.match(reporterId):
+        raise casework.NotFlagged("no such reporter is flagged")
+    record = table.track_records([reporterId])[reporterId]
+    if not record.flagged(settings().reporter_abuse_share, settings().reporter_abuse_min_decided):
+        raise casework.NotFlagged("this reporter's decided reports do not show a pattern of unfounded notices")
+    audit = _audit(
+        analyst,
+        AuditAction.SUSPENDED_REPORTER,
+        "general",
+        now,
+        detail={"reporterId": reporterId, "reason": request.reason},
+    )
+    table.suspend_reporter(reporterId, request.reason, audit)
+    logger.info("reporter suspended", extra={"reporter_id": reporterId})
+    return _json(201, {**record.as_json(settings().reporter_abuse_share), "suspended": True})
 
 
 # --- the audit log -----------------------------------------------------------------------------------------------

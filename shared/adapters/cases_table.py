@@ -34,6 +34,7 @@ from shared.domain.casework import (
     Claim,
     NoSuchCase,
     NotClaimHolder,
+    TrackRecord,
     due_at,
     queue_partition,
     queue_sort_key,
@@ -95,6 +96,26 @@ def case_pk(case_id: str) -> str:
 
 def case_key(case_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"PK": {"S": case_pk(case_id)}, "SK": {"S": CASE_SK}}
+
+
+REPORTER_SK = "RECORD"
+
+
+def reporter_record_key(reporter_id: str) -> dict[str, AttributeValueTypeDef]:
+    """A reporter's track record (DSA Art. 23): PK "REPORTER#<reporter key>", SK "RECORD", entity "reporter",
+    decided, actioned, noAction (N, added by the completion worker), suspended (BOOL), suspendedBy, suspendedAt,
+    suspensionReason (set by an analyst through the casework API). No principal, name or contact: the key is a hash."""
+    return {"PK": {"S": f"REPORTER#{reporter_id}"}, "SK": {"S": REPORTER_SK}}
+
+
+def track_record_from_item(item: Mapping[str, Any]) -> TrackRecord:
+    return TrackRecord(
+        reporter_id=item["PK"]["S"].removeprefix("REPORTER#"),
+        decided=int(item.get("decided", {}).get("N", 0)),
+        actioned=int(item.get("actioned", {}).get("N", 0)),
+        no_action=int(item.get("noAction", {}).get("N", 0)),
+        suspended=bool(item.get("suspended", {}).get("BOOL", False)),
+    )
 
 
 def increment_key(token: str) -> dict[str, AttributeValueTypeDef]:
@@ -236,6 +257,15 @@ class CaseTable(TableAdapter):
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         return {seed.case_id: found.get(seed.case_id, seed) for seed in seeds}
+
+    def suspended_reporters(self, reporter_ids: Iterable[str]) -> frozenset[str]:
+        """Which of these reporters an analyst has suspended (DSA Art. 23): their reports are taken at the lowest
+        priority. One BatchGetItem per 100 reporters of the batch; a reporter with no record is not suspended."""
+        keys = [reporter_record_key(reporter_id) for reporter_id in sorted(set(reporter_ids))]
+        if not keys:
+            return frozenset()
+        items = self.consistent_items(keys, projection="PK, suspended")
+        return frozenset(record.reporter_id for record in map(track_record_from_item, items) if record.suspended)
 
     def get(self, case_id: str) -> CaseState | None:
         try:

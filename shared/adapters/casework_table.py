@@ -40,7 +40,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from shared.adapters.cases_table import CASE_SK, CaseTable, case_key, case_pk
+from shared.adapters.cases_table import (
+    CASE_SK,
+    CaseTable,
+    case_key,
+    case_pk,
+    reporter_record_key,
+    track_record_from_item,
+)
 from shared.adapters.reports_table import CONTACT_SK, CUSTODY_PK_PREFIX, REPORT_SK, decode, report_pk
 from shared.domain.casework import (
     AuditEvent,
@@ -49,6 +56,7 @@ from shared.domain.casework import (
     Decision,
     NoSuchCase,
     NoSuchEvidence,
+    TrackRecord,
     queue_partition,
 )
 from shared.domain.errors import DomainError, StoreUnavailable
@@ -235,6 +243,39 @@ class CaseworkTable(CaseTable):
     def contacts(self, report_pks: Sequence[str]) -> list[dict[str, Any]]:
         """The contact items of these reports (those that have one and whose TTL has not removed it)."""
         return self.consistent_items([{"PK": {"S": pk}, "SK": {"S": CONTACT_SK}} for pk in report_pks])
+
+    def track_records(self, reporter_ids: Sequence[str]) -> dict[str, TrackRecord]:
+        """Each reporter's record (an empty one for a reporter nothing was decided for yet): one BatchGetItem."""
+        found = {
+            record.reporter_id: record
+            for record in map(
+                track_record_from_item,
+                self.consistent_items([reporter_record_key(r) for r in sorted(set(reporter_ids))]),
+            )
+        }
+        return {reporter_id: found.get(reporter_id, TrackRecord(reporter_id)) for reporter_id in reporter_ids}
+
+    def suspend_reporter(self, reporter_id: str, reason: str, audit: AuditEvent) -> None:
+        """Suspend a flagged reporter (the caller checked the flag), with its audit entry, in one transaction."""
+        update: Any = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": reporter_record_key(reporter_id),
+                "UpdateExpression": "SET suspended = :yes, suspendedBy = :by, suspendedAt = :at, "
+                "suspensionReason = :reason, entity = :entity",
+                "ExpressionAttributeValues": {
+                    ":yes": {"BOOL": True},
+                    ":by": {"S": audit.actor},
+                    ":at": {"S": utc_timestamp(audit.at)},
+                    ":reason": {"S": reason},
+                    ":entity": {"S": "reporter"},
+                },
+            }
+        }
+        try:
+            self.client.transact_write_items(TransactItems=cast(Any, [update, *self._audit_puts(audit)]))
+        except ClientError as exc:
+            raise StoreUnavailable(_code(exc)) from exc
 
     def reports(self, report_keys: Sequence[str]) -> list[dict[str, Any]]:
         return self.consistent_items([{"PK": {"S": report_pk(key)}, "SK": {"S": REPORT_SK}} for key in report_keys])

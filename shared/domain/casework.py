@@ -328,6 +328,7 @@ class AuditAction(StrEnum):
     VIEWED_EVIDENCE = "viewed_evidence"
     DESTROYED_EVIDENCE = "destroyed_evidence"
     REVEALED_CONTACTS = "revealed_contacts"
+    SUSPENDED_REPORTER = "suspended_reporter"
 
 
 @dataclass(frozen=True)
@@ -377,3 +378,56 @@ def parsed(model: type[RequestModel], body: str | bytes | Mapping[str, object] |
             for error in errors
         ]
         raise InvalidCaseworkRequest("the request is not one this route takes", problems) from None
+
+
+# --- reporters who abuse the channel (DSA Art. 23) ----------------------------------------------------------------
+
+# Flagged when at least ABUSE_MIN_DECIDED of a reporter's reports were decided and at least ABUSE_NO_ACTION_SHARE of
+# those found nothing to act on. Configurable (REPORTER_ABUSE_SHARE, REPORTER_ABUSE_MIN_DECIDED): a flag is a prompt
+# for an analyst, never a suspension by itself (Art. 23(1) asks for a warning and a decision by a person).
+ABUSE_NO_ACTION_SHARE = 0.8
+ABUSE_MIN_DECIDED = 20
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """What became of a reporter's decided reports, and whether an analyst has suspended them."""
+
+    reporter_id: str  # shared.domain.cases.reporter_key of the principal: no principal or name in the record
+    decided: int = 0
+    actioned: int = 0
+    no_action: int = 0  # REVIEWED_NO_AWS_ACTION: reviewed, nothing to act on
+    suspended: bool = False
+
+    @property
+    def share_actioned(self) -> float | None:
+        return self.actioned / self.decided if self.decided else None
+
+    def flagged(self, share: float = ABUSE_NO_ACTION_SHARE, volume: int = ABUSE_MIN_DECIDED) -> bool:
+        return self.decided >= volume and self.no_action >= share * self.decided
+
+    def as_json(self, share: float = ABUSE_NO_ACTION_SHARE, volume: int = ABUSE_MIN_DECIDED) -> dict[str, object]:
+        return {
+            "reporterId": self.reporter_id,
+            "decided": self.decided,
+            "actioned": self.actioned,
+            "noAction": self.no_action,
+            "shareActioned": self.share_actioned,
+            "flagged": self.flagged(share, volume),
+            "suspended": self.suspended,
+        }
+
+
+class NotFlagged(DomainError):
+    """Suspension follows a flag (a pattern of unfounded notices), not an analyst's impression."""
+
+    status = 409
+    code = "rule.reporter.not_flagged"
+
+
+class SuspensionRequest(BaseModel):
+    """`POST /v1/reporters/{reporterId}/suspension`: the analyst confirms the flag; the reason is recorded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    reason: str = Field(min_length=3, max_length=1000)

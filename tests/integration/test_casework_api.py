@@ -279,3 +279,39 @@ def test_a_reporters_email_is_shown_only_on_request_and_the_request_is_audited(w
     log = call(ANALYST, "GET", "/v1/audit", query={"caseId": case_id})[1]["entries"]
     assert [(entry["action"], entry["actor"]) for entry in log] == [("revealed_contacts", "ana")]
     assert call(ANALYST, "GET", f"/v1/cases/{case_id}", query={"reveal": "everything"})[0] == 422
+
+
+def test_a_reporter_whose_notices_are_mostly_unfounded_is_flagged_and_an_analyst_suspends_them(world, phishing_case):
+    from shared.domain.cases import reporter_key
+    from tests.integration.test_dispatch import PARTNER_A
+
+    flagged, fine = reporter_key(PARTNER_A), reporter_key(PARTNER_B)
+    ddb = boto3.client("dynamodb")
+    for reporter, no_action in ((flagged, 22), (fine, 2)):
+        ddb.put_item(
+            TableName=world.physical_name("ReportsTable"),
+            Item={
+                "PK": {"S": f"REPORTER#{reporter}"},
+                "SK": {"S": "RECORD"},
+                "entity": {"S": "reporter"},
+                "decided": {"N": "25"},
+                "actioned": {"N": str(25 - no_action)},
+                "noAction": {"N": str(no_action)},
+            },
+        )
+    page = call(ANALYST, "GET", f"/v1/cases/{phishing_case}")[1]
+    records = {r["reporter"]["partner"]: r["reporter"]["trackRecord"] for r in page["reports"]}
+    assert records["Hotline A"]["flagged"] is True and records["Hotline A"]["shareActioned"] == 3 / 25
+    assert records["Hotline B"]["flagged"] is False and records["Hotline B"]["shareActioned"] == 23 / 25
+    reason = {"reason": "22 of 25 notices reviewed with nothing to act on; warned on 2026-11-02"}
+    status, refused = call(ANALYST, "POST", f"/v1/reporters/{fine}/suspension", reason)
+    assert status == 409, refused
+    status, suspended = call(ANALYST, "POST", f"/v1/reporters/{flagged}/suspension", reason)
+    assert status == 201 and suspended["suspended"] is True
+    page = call(ANALYST, "GET", f"/v1/cases/{phishing_case}")[1]
+    assert {r["reporter"]["partner"]: r["reporter"]["trackRecord"]["suspended"] for r in page["reports"]} == {
+        "Hotline A": True,
+        "Hotline B": False,
+    }
+    log = call(ANALYST, "GET", "/v1/audit", query={"actor": "ana"})[1]["entries"]
+    assert log[0]["action"] == "suspended_reporter" and log[0]["detail"]["reporterId"] == flagged

@@ -60,14 +60,14 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     # The report, and the first custody event of each evidence payload it brings (written in the same transaction).
     "IntakeFunction": frozenset({"REPORT#", "CUSTODY#intake/"}),
     "WebFormFunction": frozenset({"REPORT#"}),
-    "DispatcherFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#"}),
+    "DispatcherFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "REPORTER#"}),
     # The dispatch path again, plus the partitions of its two sparse indexes (shared/domain/sweep.py).
-    "SweeperFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "QUEUED#", "WAITING"}),
+    "SweeperFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "REPORTER#", "QUEUED#", "WAITING"}),
     "QuarantineFunction": frozenset({"CUSTODY#"}),
     "EscalationFunction": frozenset({"CASE#", "CUSTODY#"}),
     "EvidenceCustodianRole": frozenset({"CUSTODY#"}),
     # Cases and their decisions, the reports and custody chains they show, the audit log.
-    "CaseworkFunction": frozenset({"CASE#", "REPORT#", "CUSTODY#", "AUDIT#"}),
+    "CaseworkFunction": frozenset({"CASE#", "REPORT#", "CUSTODY#", "AUDIT#", "REPORTER#"}),
     # Reports of decided cases, their contact items and outcome-email markers; the case, read.
     "CompletionFunction": frozenset({"REPORT#", "CASE#"}),
 }
