@@ -28,6 +28,7 @@ SECTIONS = (
     "bench.hotcase",
     "bench.quarantine",
     "bench.hostile",
+    "bench.casework",
 )
 
 

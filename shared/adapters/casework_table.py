@@ -19,8 +19,8 @@ Access patterns and their cost (`make bench` counts them)
 - Queue page: one Query of QueueIndex (everything a row shows is projected); two at the OPEN/DECIDED boundary of a
   status=ALL listing.
 - Case page: one Query of the case's partition (the case and its decisions), one Query of CaseReportsIndex and one
-  BatchGetItem of those reports (at most MAX_CASE_REPORTS), one Query per payload's custody chain (at most
-  MAX_EVIDENCE_LISTED).
+  BatchGetItem of those reports (at most MAX_CASE_REPORTS), one BatchGetItem of their signed reporters' track records
+  (DSA Art. 23), one Query per payload's custody chain (at most MAX_EVIDENCE_LISTED).
 - Decision: one TransactWriteItems (the case's update, conditional on the claim; the decision; its two audit
   entries), whatever the case's size. What it sets in motion runs from the stream.
 - Evidence view: one Query of the payload's chain (which reports sent it: who may look), then one
