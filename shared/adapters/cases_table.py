@@ -258,15 +258,6 @@ class CaseTable(TableAdapter):
             raise StoreUnavailable(type(exc).__name__) from exc
         return {seed.case_id: found.get(seed.case_id, seed) for seed in seeds}
 
-    def suspended_reporters(self, reporter_ids: Iterable[str]) -> frozenset[str]:
-        """Which of these reporters an analyst has suspended (DSA Art. 23): their reports are taken at the lowest
-        priority. One BatchGetItem per 100 reporters of the batch; a reporter with no record is not suspended."""
-        keys = [reporter_record_key(reporter_id) for reporter_id in sorted(set(reporter_ids))]
-        if not keys:
-            return frozenset()
-        items = self.consistent_items(keys, projection="PK, suspended")
-        return frozenset(record.reporter_id for record in map(track_record_from_item, items) if record.suspended)
-
     def get(self, case_id: str) -> CaseState | None:
         try:
             answer = self.client.get_item(TableName=self.table_name, Key=case_key(case_id), ConsistentRead=True)

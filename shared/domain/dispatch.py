@@ -37,9 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from shared.domain.callers import TrustTier
 from shared.domain.cases import (
-    ANONYMOUS_PRINCIPAL,
     MAX_MARKS_PER_INCREMENT,
     CaseAddition,
     CaseIncrement,
@@ -51,7 +49,6 @@ from shared.domain.cases import (
     needs_fanout,
     new_case,
     priority,
-    reporter_key,
     settle,
 )
 from shared.domain.errors import StoreUnavailable
@@ -82,8 +79,6 @@ class StreamItem:
 
 class CaseStore(Protocol):
     def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]: ...
-
-    def suspended_reporters(self, reporter_ids: Iterable[str]) -> frozenset[str]: ...
 
     def mark(self, increments: Sequence[CaseIncrement]) -> MarkOutcome:
         """Mark every report of the increments counted, and store what they add, in one transaction."""
@@ -188,12 +183,6 @@ def dispatch(
         elif item.report is not None:
             sequences[item.report.report_id].append(item.sequence)
             reports.setdefault(item.report.report_id, item.report)
-    try:
-        reports = _demote_suspended(reports, store)
-    except StoreUnavailable as exc:
-        result.warn("reporters unavailable", {"reason": str(exc)})
-        result.failed = [item.sequence for item in items if item.report is not None or item.problem is not None]
-        return result
     ordered = sorted(reports.values(), key=priority)
 
     seeds: dict[str, CaseState] = {}
@@ -252,22 +241,6 @@ def dispatch(
     failed_sequences |= {item.sequence for item in items if item.problem is not None}
     result.failed = [item.sequence for item in items if item.sequence in failed_sequences]
     return result
-
-
-def _demote_suspended(reports: dict[str, ReportRecord], store: CaseStore) -> dict[str, ReportRecord]:
-    """Reports of reporters an analyst suspended for abusing the channel (DSA Art. 23) are still taken, counted and
-    preserved (a true report among them must not be lost, and CSAM is P0 whoever sends it), but weighed as the
-    lowest tier's: they never raise a case's severity above what an anonymous report would."""
-    identified = {reporter_key(r.principal) for r in reports.values() if r.principal != ANONYMOUS_PRINCIPAL}
-    suspended = store.suspended_reporters(identified) if identified else frozenset()
-    if not suspended:
-        return reports
-    return {
-        report_id: report.model_copy(update={"trust_tier": TrustTier.PUBLIC})
-        if reporter_key(report.principal) in suspended
-        else report
-        for report_id, report in reports.items()
-    }
 
 
 def _mark(counting: _Counting, store: CaseStore, pause: Callable[[float], None], result: DispatchResult) -> None:
