@@ -354,7 +354,7 @@ def api5_function_level_authorization() -> Iterator[Case]:
             yield Case("API5", f"{method} {route}", method, route, signed_as=PARTNER_A, expect=frozenset({403}))
     for path in [
         "/v1/admin",
-        "/v1/cases",
+        "/v1/casefiles",
         "/v1/cases/x/decision",
         "/v1/reports/x/decide",
         "/admin",

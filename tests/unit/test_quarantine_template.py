@@ -74,7 +74,10 @@ def test_the_worker_checks_evidence_copies_without_being_able_to_read_them():
     declared = load_template().properties("EvidenceBucketPolicy")["PolicyDocument"]["Statement"]
     (deny,) = [s for s in declared if s["Sid"] == "OnlyEvidenceReadersReadEvidence"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and "s3:GetObject" in deny["Action"]
-    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [{"Fn::GetAtt": ["EscalationFunctionRole", "Arn"]}]
+    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+        {"Fn::GetAtt": ["EscalationFunctionRole", "Arn"]},
+        {"Fn::GetAtt": ["CaseworkFunctionRole", "Arn"]},  # it signs the analysts' recorded 60-second views
+    ]
 
 
 def test_the_queue_outlasts_six_worker_timeouts_and_failures_come_back_one_by_one():
