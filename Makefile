@@ -38,9 +38,12 @@ redrive: $(STAMP)
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<logical id or queue name of a DLQ>" >&2; exit 2; }
 	$(BIN)/python -m local.redrive "$(QUEUE)"
 
-# Prerequisites are made in the order listed: the preflight before any venv.
+# Prerequisites are made in the order listed: the preflight before any venv. Two pytest workers, a file each at a
+# time (so a module's stack is started once): most of the e2e suites wait on pollers and stream batches rather than
+# compute, and one worker would leave the second core idle through them.
+TEST_WORKERS ?= 2
 test: preflight lint $(STAMP) gates $(NODE_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # axe-core for the web form's accessibility tests (tests/browser), exactly as package-lock.json pins it.
 $(NODE_STAMP): package.json package-lock.json
