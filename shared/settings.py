@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.domain.callers import TrustTier
 from shared.domain.casework import ABUSE_MIN_DECIDED, ABUSE_NO_ACTION_SHARE, DEFAULT_SLA
 from shared.domain.policy import Severity
-from shared.domain.reports import CONTACT_RETENTION_DAYS
+from shared.domain.reports import CONTACT_RETENTION_AFTER_CLOSE_DAYS, CONTACT_RETENTION_DAYS
 
 
 class Partner(BaseModel):
@@ -46,7 +46,10 @@ class Settings(BaseModel):
     evidence_retention_days: int = Field(default=365, ge=365, le=3650)
     # Days a reporter's contact details are kept after receipt (the dispatcher moves them to an item that expires).
     contact_retention_days: int = Field(default=CONTACT_RETENTION_DAYS, ge=30, le=3650)
-    # Where the dispatcher sends QuarantineRequest messages (QUARANTINE_QUEUE_URL).
+    # Days they are kept once a decision closes the report's case (the completion worker resets the expiry to this).
+    contact_retention_after_close_days: int = Field(default=CONTACT_RETENTION_AFTER_CLOSE_DAYS, ge=30, le=3650)
+    # Where the dispatcher sends QuarantineRequest messages, and the completion worker an analyst's ObjectDecisions
+    # (QUARANTINE_QUEUE_URL).
     quarantine_queue_url: str | None = None
     # Pipeline (shared/domain/dispatch.py, shared/domain/escalation.py): the FIFO escalation queue, the on-call SNS
     # topic, and the Trust & Safety contact that CyberTipline drafts name as the reporting person (a role address, not a

@@ -1,4 +1,5 @@
-"""Lambda adapter for the completion worker: the table's stream of new decisions in, partial-batch failures out.
+"""Lambda adapter for the completion worker: the table's stream of new decisions in, partial-batch failures out (and,
+for RELEASE and RESTRICT, one order per object of the case onto the quarantine queue).
 
 No boto3 here. shared.domain.outcomes says what a decision sets in motion and why it is safe to deliver again;
 Lambda resumes the shard at the lowest sequence number answered in batchItemFailures. Logs carry ids and counts
@@ -15,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.completion import CompletionTable, read_decisions
 from shared.adapters.mailer import SesMailer
+from shared.adapters.queues import SqsObjectDecisions
 from shared.config import settings
 from shared.domain import outcomes
 
@@ -26,13 +28,15 @@ metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = settings()
-    (sender,) = config.required("outcome_email_sender")
+    sender, quarantine_queue = config.required("outcome_email_sender", "quarantine_queue_url")
     records = event.get("Records") or []
     result = outcomes.complete_decisions(
         read_decisions(records),
         store=CompletionTable(config.table_name),
         mailer=SesMailer(sender, reply_to=config.trust_safety_email),
+        orders=SqsObjectDecisions(quarantine_queue),
         contest_address=config.trust_safety_email,
+        contact_retention_days=config.contact_retention_after_close_days,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     counts = {
@@ -47,6 +51,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "emailsNotSent": result.emails_not_sent,
         "emailsBefore": result.emails_before,
         "emailsInDoubt": result.emails_in_doubt,
+        "contactsRetained": result.contacts_retained,
+        "objectsOrdered": result.objects_ordered,  # one message per object of a RELEASE or RESTRICT
+        "objectsSuperseded": result.objects_superseded,  # a newer decision of the case stands: nothing ordered
         "poison": result.poison,
         "failed": len(result.failed),
     }
@@ -57,5 +64,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="OutcomeEmailsSent", unit=MetricUnit.Count, value=result.emails_sent)
     metrics.add_metric(name="OutcomeEmailsNotSent", unit=MetricUnit.Count, value=result.emails_not_sent)
     metrics.add_metric(name="OutcomeEmailsInDoubt", unit=MetricUnit.Count, value=result.emails_in_doubt)
+    metrics.add_metric(name="ObjectDecisionsOrdered", unit=MetricUnit.Count, value=result.objects_ordered)
     metrics.add_metric(name="StreamRecordsFailed", unit=MetricUnit.Count, value=len(result.failed))
     return result.response()

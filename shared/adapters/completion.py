@@ -1,4 +1,5 @@
-"""The completion worker's table: a decided case's reports completed, their contacts read, the outcome-email markers.
+"""The completion worker's table: a decided case's reports completed, their contacts read and kept a year after the
+decision, the outcome-email markers, and the case's objects.
 
 shared.domain.outcomes decides what a decision sets in motion; this module is where it is written. Stream records
 come in through read_decisions (the decision item as casework_table writes it: PK "CASE#<caseId>", SK
@@ -7,6 +8,8 @@ come in through read_decisions (the decision item as casework_table writes it: P
 Items this module writes
     Report (fields it sets): status = "COMPLETED", reasonCode, decisionId (the decision that completed it: a ULID, so
         text order is time order), completedAt (the decision's decidedAt).
+    Reporter contact (field it sets): expiresAt = the decision's decidedAt + CONTACT_RETENTION_AFTER_CLOSE_DAYS (365
+        by default), epoch seconds: the table's TTL, replacing the dispatcher's 13 months after receipt.
     Outcome-email marker (one per report and decision; never deleted once settled)
         PK = "REPORT#<key>", SK = "OUTCOME#<decisionId>", entity = "outcome", reportId, caseId, decisionId,
         reasonCode, notice ("SENDING" | "SENT" | "NOT_SENT"), claimedAt, then settledAt and either sesMessageId (SENT)
@@ -15,6 +18,8 @@ Items this module writes
         regulator asks. It sits in the report's partition, so it goes where the report goes.
 
 Access patterns, per decision
+- The case (RELEASE and RESTRICT only): one GetItem, strongly consistent, of its objects and its latest decisionId;
+  then one SendMessageBatch per 10 objects (at most 25 objects: 3) onto the quarantine queue (shared.adapters.queues).
 - The case's reports: Query CaseReportsIndex (HASH caseId, RANGE receivedAt, KEYS_ONLY; only report items carry
   both), PAGE_SIZE keys a page. Eventually consistent, as every GSI read is: a report counted into the case in the
   moment before the decision (its index entry not propagated yet, usually well under a second) is not listed, and
@@ -35,15 +40,26 @@ Access patterns, per decision
   CONTACT items of the reports this decision completed.
 - Markers: per email one PutItem with attribute_not_exists (the claim, SENDING), then one UpdateItem recording what
   SES said; a send SES may take later deletes its SENDING marker instead (DeleteItem, only while SENDING).
+- Contact retention: once a page's emails are settled, one UpdateItem per contact item read (`SET expiresAt`,
+  condition attribute_exists(PK): never a stub for a contact the TTL took meanwhile), PARALLEL_WRITES at a time. Not
+  BatchWriteItem: it only puts whole items, which would need each contact read in full and could write back one the
+  TTL deleted in between. The same value on every delivery, so a redelivery rewrites it harmlessly.
 
-Measured under moto (tests/integration/test_completion.py, botocore's before-call hook on the product's DynamoDB and
-SES clients; COMPLETION_MEASURE_REPORTS=10000 runs the big case), every reporter having left an email address:
-    1 report        Query 1, UpdateItem 1, BatchGetItem 1, PutItem 1, SendEmail 1, UpdateItem 1: 6 requests
-    10,000 reports  Query 10, UpdateItem 10,000 + 10,000, BatchGetItem 100, PutItem 10,000, SendEmail 10,000:
-                    40,110 requests (by the same count, 10,110 when nobody left an address)
-(DynamoDB may answer a full last page with a LastEvaluatedKey, and so one more, empty, Query.) A redelivery makes the
-same requests less the sends and the marker records: each report's condition and each claim fails. What bounds a
-big case is SES's sending rate, not DynamoDB: the domain stops before the timeout and the next delivery goes on.
+Counted under moto (tests/integration/test_completion.py, botocore's before-call hook on the product's DynamoDB,
+SES and SQS clients: a 1-report case, and a 250-report one whose count per report, per contact, per email and per
+object the 10,000 line scales up; `make bench` runs a 10,000-report case), a RESTRICT decision on a case without
+objects, every reporter having left an email address:
+    1 report        GetItem 1, Query 1, UpdateItem 1, BatchGetItem 1, PutItem 1, SendEmail 1, UpdateItem 1 + 1:
+                    8 requests (it was 6 before the case read and the contact's retention)
+    10,000 reports  GetItem 1, Query 10, UpdateItem 10,000 + 10,000 + 10,000, BatchGetItem 100, PutItem 10,000,
+                    SendEmail 10,000: 50,111 requests (by the same count, 10,111 when nobody left contact details)
+The three UpdateItems per report are its completion, its marker's record and its contact's retention: the contact's
+costs one write unit per reporter with contact details, whether or not they gave an email address. A decision with
+action NONE makes no GetItem; a case with objects adds one SendMessageBatch per 10 of them. (DynamoDB may answer a
+full last page with a LastEvaluatedKey, and so one more, empty, Query.) A redelivery makes the same requests less the
+sends and the marker records: each report's condition and each claim fails, and the retention is written again. What
+bounds a big case is SES's sending rate, not DynamoDB: the domain stops before the timeout and the next delivery goes
+on.
 
 Every failure is StoreUnavailable. This module never logs, and never returns a report's contents.
 """
@@ -56,9 +72,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from shared.adapters.cases_table import case_key
 from shared.adapters.reports_table import CONTACT_SK, REPORT_SK, TableAdapter, decode, report_pk
 from shared.domain.errors import StoreUnavailable
 from shared.domain.outcomes import (
+    CaseObjects,
     Completed,
     Completion,
     DecisionItem,
@@ -183,6 +201,45 @@ class CompletionTable(TableAdapter):
             )
             for item in items
         ]
+
+    def retain_contacts(self, keys: Sequence[str], expires_at: int) -> None:
+        if len(keys) <= 1:
+            for key in keys:
+                self._retain(key, expires_at)
+            return
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITES, len(keys))) as pool:
+            list(pool.map(lambda key: self._retain(key, expires_at), keys))  # the first failure, after all have run
+
+    def _retain(self, key_hex: str, expires_at: int) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": {"S": report_pk(key_hex)}, "SK": {"S": CONTACT_SK}},
+                UpdateExpression="SET #expires = :at",
+                ConditionExpression="attribute_exists(PK)",  # never a stub contact for one the TTL took meanwhile
+                ExpressionAttributeNames={"#expires": "expiresAt"},
+                ExpressionAttributeValues={":at": {"N": str(expires_at)}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailable(_error_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def case_objects(self, case_id: str) -> CaseObjects:
+        answer = self._call(
+            self.client.get_item,
+            TableName=self.table_name,
+            Key=case_key(case_id),
+            ConsistentRead=True,  # the decision's own write is a moment old
+            ProjectionExpression="#objects, #decision",
+            ExpressionAttributeNames={"#objects": "objects", "#decision": "decisionId"},
+        )
+        item = answer.get("Item") or {}
+        return CaseObjects(
+            objects=frozenset(item.get("objects", {}).get("SS", [])),
+            decision_id=item.get("decisionId", {}).get("S"),
+        )
 
     def claim_notice(self, key_hex: str, report_id: str, completion: Completion, at: str) -> NoticeState | None:
         item: dict[str, AttributeValueTypeDef] = {

@@ -38,7 +38,7 @@ from shared.adapters.reports_table import CUSTODY_PK_PREFIX, TableAdapter
 from shared.domain.errors import StoreUnavailable
 from shared.domain.escalation import Evidence, Unavailable
 from shared.domain.ncmec import DraftFile
-from shared.domain.quarantine import EVIDENCE_PREFIX, UNPINNED_VERSION, CustodyEvent, Step, key_digest, object_id
+from shared.domain.quarantine import UNPINNED_VERSION, CustodyEvent, Step, evidence_prefix, object_id
 from shared.domain.resources import InvalidResource, canonicalize
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class CustodyEvidenceIndex:
         return self.custody.find(object_id(bucket, key, version_id or UNPINNED_VERSION), Step.ABSENT) is not None
 
     def _preserved_versions(self, bucket: str, key: str) -> Sequence[str]:
-        prefix = f"{EVIDENCE_PREFIX}{bucket}/{key_digest(key)}/"
+        prefix = evidence_prefix(bucket, key)
         try:
             answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         except ClientError as exc:

@@ -11,7 +11,9 @@ checks first, this is the second lock on the same door. It never reads a body bu
 
 It sends the evidence bucket no GetObject and no HeadObject: the worker's role may not read evidence
 (infra/template.yaml, `CheckEvidenceWithoutReadingIt`). A copy is described by GetObjectAttributes (version, size,
-ETag, checksum, parts), GetObjectLegalHold and GetObjectRetention; its encryption by S3's answer to the copy.
+ETag, checksum, parts), GetObjectLegalHold and GetObjectRetention; its encryption by S3's answer to the copy. Which
+versions of an object were preserved (an analyst's release lifts them all) is a ListObjectsV2 of its evidence
+prefix: the keys name the versions (s3:ListBucket, which the role has so that a missing key answers 404).
 
 Copies up to 5 GiB are one CopyObject (S3's limit for it), made with `If-None-Match: *` so that two workers racing
 on one version cannot both write. Larger ones go through boto3's managed multipart copy; s3transfer cannot send
@@ -43,6 +45,7 @@ from shared.domain.quarantine import (
     Part,
     SourceObject,
     Vault,
+    evidence_prefix,
 )
 
 if TYPE_CHECKING:
@@ -231,10 +234,21 @@ class S3Evidence:
             body.close()
         return Digests(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=size, part_sha256s=tuple(parts))
 
+    def preserved_versions(self, bucket: str, key: str) -> Sequence[str]:
+        # The evidence keys name the versions (shared.domain.quarantine.evidence_key): a listing, no read of a copy.
+        prefix = evidence_prefix(self._protected(bucket), key)
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.vault.bucket, Prefix=prefix)
+        return sorted({item["Key"].removeprefix(prefix) for page in pages for item in page.get("Contents", [])})
+
     def tags(self, source: ObjectRef) -> dict[str, str]:
-        answer = self.client.get_object_tagging(
-            Bucket=self._protected(source.bucket), Key=source.key, VersionId=source.version_id
-        )
+        try:
+            answer = self.client.get_object_tagging(
+                Bucket=self._protected(source.bucket), Key=source.key, VersionId=source.version_id
+            )
+        except ClientError as error:
+            if _code(error) in _GONE:
+                return {}  # a version deleted since it was preserved carries nothing to lift
+            raise
         return {tag["Key"]: tag["Value"] for tag in answer["TagSet"]}
 
     # --- writing ------------------------------------------------------------------------------------------------

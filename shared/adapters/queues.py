@@ -1,4 +1,5 @@
-"""The pipeline's SQS queues: batched sends for the dispatcher, the quarantine worker's evidence-ready message."""
+"""The pipeline's SQS queues: batched sends for the dispatcher, the quarantine worker's evidence-ready message, and the
+completion worker's orders to the quarantine worker for an analyst's decision."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from shared.adapters import aws
 from shared.domain.dispatch import Outgoing
-from shared.domain.messages import EscalationRequest
+from shared.domain.messages import EscalationRequest, ObjectDecision
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -88,3 +89,16 @@ def _entry(entry_id: str, message: Outgoing) -> dict[str, str]:
     if message.deduplication_id is not None:
         entry["MessageDeduplicationId"] = message.deduplication_id
     return entry
+
+
+class SqsObjectDecisions:
+    """The completion worker's orders (one ObjectDecision per object of a RELEASE or RESTRICT decision), ten to a
+    SendMessageBatch onto the quarantine queue. No deduplication id: the queue is a standard one, and the worker's
+    steps have fixed custody ids and check the tag before they change it, so a second copy changes nothing."""
+
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        self.queue_url = queue_url
+        self.outbox = SqsOutbox(client)
+
+    def send(self, orders: Sequence[ObjectDecision]) -> int:
+        return len(self.outbox.send(self.queue_url, [Outgoing(order.model_dump_json()) for order in orders]))

@@ -6,6 +6,8 @@ that lands in a DLQ or a log line leaks nothing.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.policy import Severity
@@ -26,6 +28,25 @@ class QuarantineRequest(_Message):
     restrict: bool = False
     category: str
     type: str
+
+
+class ObjectDecision(_Message):
+    """Carry out an analyst's decision on one protected object of its case (shared/domain/quarantine.py says how).
+
+    The completion worker sends one per object of a RELEASE or RESTRICT decision, onto the quarantine queue, beside
+    the dispatcher's QuarantineRequests: the two shapes share no required field and both forbid extra ones, so each
+    body reads as exactly one of them, and the messages already in the queue read as they always did. `release` lifts
+    the restrictions of every preserved version of the object (the evidence stays held); `restrict` puts the
+    quarantine tag on its current version, preserving that version first if it is not yet. No version: a case knows
+    its objects by bucket and key, and the worker finds the versions.
+    """
+
+    analyst_action: Literal["release", "restrict"]
+    decision_id: str = Field(min_length=26, max_length=26)  # a ULID: text order is time order
+    case_id: str = Field(min_length=1)
+    analyst: str = Field(min_length=1, max_length=256)  # who decided: the custody events say so
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
 
 
 class EscalationRequest(_Message):

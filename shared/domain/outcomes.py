@@ -1,8 +1,12 @@
-"""What a decision sets in motion: every report of its case completed with it, and each reporter who left an email
-address told the outcome (DSA Art. 16(5)).
+"""What a decision sets in motion: every report of its case completed with it, each reporter who left an email
+address told the outcome (DSA Art. 16(5)), their contact details kept a year after the case closes and no longer,
+and the case's objects released or kept restricted as the analyst decided.
 
 For one stream batch of new decision items (shared.adapters.completion reads them), decision after decision, in
 stream order:
+0. for a RELEASE or RESTRICT decision, read the case's objects and send the quarantine worker one ObjectDecision per
+   object (shared.domain.quarantine carries it out: idempotent, so a redelivery's second order changes nothing);
+   unless the case's latest decision is a newer one, which an older decision's late redelivery must not undo;
 1. page through the case's reports (oldest first);
 2. complete each one: COMPLETED, the decision's reason code and id, completedAt = the decision's time (the same value
    whichever delivery writes it). A report that carries a newer decision is left alone: decision ids are ULIDs, so
@@ -12,7 +16,11 @@ stream order:
    one email: the report's reference, the outcome in plain words (casework.OUTCOME_WORDS) and the redress. The email
    is rendered from the report id and the reason code alone (and the configured Trust & Safety address), so nothing
    of the content, the case, the resource, the analyst, the statement or the note can reach it;
-4. per email: claim the (report, decision) marker, which must not exist yet; send; record what SES said on it.
+4. per email: claim the (report, decision) marker, which must not exist yet; send; record what SES said on it;
+5. once the page's emails are settled, set each of its contact items (address or not) to expire
+   CONTACT_RETENTION_AFTER_CLOSE_DAYS after the decision: long enough to answer an appeal, computed from the
+   decision's time so that every delivery writes the same value, and written after the email so the contact never
+   goes before the email it was kept for. Until then the dispatcher's expiry (13 months after receipt) stands.
 
 Once per report and decision, whatever the retries. The marker is claimed before the send, so a redelivery never
 sends again: delivery is at most once. The window is a death between the claim and the record (a timeout, an out of
@@ -25,17 +33,17 @@ fault) releases its marker and fails the record, so the next delivery sends it. 
 whose answer was lost after SES took it can go twice (botocore's own retry, or a redelivery after the release);
 that is the one duplicate path.
 
-Failures are per record: the first decision that cannot finish (storage or SES unavailable, an unreadable record,
-the function running out of time) is reported with every record after it, which Lambda delivers again anyway (it
-resumes a shard at the first failed sequence number). Stopping there also keeps a case's decisions in order: a
-newer decision is never told before an older one that has yet to finish. Everything before the failure stays done,
-and a redelivered decision costs its writes again (each report's condition fails) but sends nothing twice. A case
-larger than one invocation can finish (its emails are paced by SES's sending rate) stops before the function's
-timeout, fails its record, and goes on where it stopped on the next delivery.
+Failures are per record: the first decision that cannot finish (storage, SES or the queue unavailable, an
+unreadable record, the function running out of time) is reported with every record after it, which Lambda delivers
+again anyway (it resumes a shard at the first failed sequence number). Stopping there also keeps a case's decisions
+in order: a newer decision is never told before an older one that has yet to finish. Everything before the failure
+stays done, and a redelivered decision costs its writes again (each report's condition fails) but sends nothing
+twice. A case larger than one invocation can finish (its emails are paced by SES's sending rate) stops before the
+function's timeout, fails its record, and goes on where it stopped on the next delivery.
 
-No AWS here: the store and the mailer are ports, the adapters are shared.adapters.completion and
-shared.adapters.mailer. It logs nothing itself; warnings carry ids, counts and codes, never an address or any text
-of a report.
+No AWS here: the store, the mailer and the object orders are ports, the adapters are shared.adapters.completion,
+shared.adapters.mailer and shared.adapters.queues. It logs nothing itself; warnings carry ids, counts and codes,
+never an address or any text of a report.
 """
 
 from __future__ import annotations
@@ -46,17 +54,19 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from shared.domain.casework import OUTCOME_WORDS, Action, Decision
 from shared.domain.dedupe import ulid_bytes, ulid_text
 from shared.domain.errors import StoreUnavailable
-from shared.domain.reports import ReasonCode, ReporterContact, utc_timestamp
+from shared.domain.messages import ObjectDecision
+from shared.domain.reports import CONTACT_RETENTION_AFTER_CLOSE_DAYS, ReasonCode, ReporterContact, utc_timestamp
+from shared.domain.resources import InvalidResource, canonicalize
 
 # SES takes a fixed number of sends a second (14 for a new production account); a few in flight keep up with that
 # at ~100 ms a send, more would only be throttled. Raise it with the account's quota.
@@ -115,14 +125,16 @@ class Completion:
     case_id: str
     reason_code: ReasonCode
     completed_at: str  # the table's time format
+    contacts_expire_at: int  # epoch seconds: the decision's time and the retention after closing, on every delivery
 
     @classmethod
-    def of(cls, decision: Decision) -> Completion:
+    def of(cls, decision: Decision, contact_retention_days: int = CONTACT_RETENTION_AFTER_CLOSE_DAYS) -> Completion:
         return cls(
             decision_id=decision.decision_id,
             case_id=decision.case_id,
             reason_code=decision.reason_code,
             completed_at=utc_timestamp(decision.decided_at),
+            contacts_expire_at=int((decision.decided_at + timedelta(days=contact_retention_days)).timestamp()),
         )
 
 
@@ -236,6 +248,18 @@ class OutOfTime(Exception):
     """The invocation has too little time left to start another step."""
 
 
+class QueueUnavailable(Exception):
+    """Some of a decision's object orders did not reach the quarantine queue: try again (the worker is idempotent)."""
+
+
+@dataclass(frozen=True)
+class CaseObjects:
+    """What the case item says about the decision's objects."""
+
+    objects: frozenset[str] = frozenset()  # canonical s3 URIs of protected objects (a bounded sample: at most 25)
+    decision_id: str | None = None  # the case's latest decision
+
+
 class CompletionStore(Protocol):
     def case_reports(self, case_id: str) -> Iterable[Sequence[str]]:
         """The keys of the case's reports, oldest first, a page at a time."""
@@ -247,6 +271,14 @@ class CompletionStore(Protocol):
 
     def contacts(self, keys: Sequence[str]) -> Sequence[ReporterContact]:
         """The contact items of these reports; reports without one are left out."""
+        ...
+
+    def retain_contacts(self, keys: Sequence[str], expires_at: int) -> None:
+        """Set these reports' contact items to expire then (epoch seconds); one the TTL took meanwhile stays gone."""
+        ...
+
+    def case_objects(self, case_id: str) -> CaseObjects:
+        """The case's protected objects and its latest decision (empty when there is no such case)."""
         ...
 
     def claim_notice(self, key_hex: str, report_id: str, completion: Completion, at: str) -> NoticeState | None:
@@ -263,6 +295,12 @@ class CompletionStore(Protocol):
 class Mailer(Protocol):
     def send(self, to: str, email: OutcomeEmail) -> Delivery:
         """Sent, or NotSent when SES refused this message for good; MailUnavailable when it may take it later."""
+        ...
+
+
+class ObjectOrders(Protocol):
+    def send(self, orders: Sequence[ObjectDecision]) -> int:
+        """Put every order on the quarantine queue; how many could not be sent."""
         ...
 
 
@@ -284,6 +322,9 @@ class CompletionResult:
     emails_not_sent: int = 0  # refused by SES for good; the reason is on the marker
     emails_before: int = 0  # sent (or refused) by an earlier delivery
     emails_in_doubt: int = 0  # an earlier delivery died mid-send: not sent again (at most once)
+    contacts_retained: int = 0  # contact items set to expire a year (by default) after the decision
+    objects_ordered: int = 0  # RELEASE or RESTRICT orders sent to the quarantine worker, one per object
+    objects_superseded: int = 0  # objects of decisions a newer decision of the case replaced: no order sent
     poison: int = 0
     warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -300,7 +341,9 @@ def complete_decisions(
     *,
     store: CompletionStore,
     mailer: Mailer,
+    orders: ObjectOrders,
     contest_address: str | None = None,
+    contact_retention_days: int = CONTACT_RETENTION_AFTER_CLOSE_DAYS,
     time_left: Callable[[], float] = lambda: math.inf,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> CompletionResult:
@@ -312,7 +355,9 @@ def complete_decisions(
             result.warn("unreadable decision record", {"sequence": item.sequence, "reason": item.problem})
         elif item.decision is None:
             continue
-        elif _carried_out(item.decision, store, mailer, contest_address, time_left, now, result):
+        elif _carried_out(
+            item.decision, store, mailer, orders, contest_address, contact_retention_days, time_left, now, result
+        ):
             result.decisions += 1
             continue
         result.failed = [later.sequence for later in items[position:]]
@@ -324,14 +369,18 @@ def _carried_out(
     decision: Decision,
     store: CompletionStore,
     mailer: Mailer,
+    orders: ObjectOrders,
     contest_address: str | None,
+    contact_retention_days: int,
     time_left: Callable[[], float],
     now: Callable[[], datetime],
     result: CompletionResult,
 ) -> bool:
     try:
-        _carry_out(Completion.of(decision), store, mailer, contest_address, time_left, now, result)
-    except (StoreUnavailable, MailUnavailable, OutOfTime) as exc:
+        _order_objects(decision, store, orders, result)
+        completion = Completion.of(decision, contact_retention_days)
+        _carry_out(completion, store, mailer, contest_address, time_left, now, result)
+    except (StoreUnavailable, MailUnavailable, OutOfTime, QueueUnavailable) as exc:
         result.warn(
             "decision not carried out in full",
             {"decisionId": decision.decision_id, "caseId": decision.case_id, "reason": f"{type(exc).__name__}: {exc}"},
@@ -384,6 +433,60 @@ def _carry_out(
                 continue
             notices.append(_Notice(key_hex=key, report_id=contact.report_id, address=address))
         _tell(notices, completion, store, mailer, contest_address, time_left, now, result)
+        # After the emails, whatever they became: the contact is kept for the appeal, no longer, and never goes before
+        # the email it is for. Contacts that are not addresses are kept the same (a phone number answers an appeal).
+        if contacts:
+            _check_time(time_left)
+            store.retain_contacts(sorted(contacts), completion.contacts_expire_at)
+            result.contacts_retained += len(contacts)
+
+
+# What each analyst action asks of the quarantine worker; NONE asks nothing.
+_ANALYST_ACTIONS: Mapping[Action, Literal["release", "restrict"]] = {
+    Action.RELEASE: "release",
+    Action.RESTRICT: "restrict",
+}
+
+
+def _order_objects(decision: Decision, store: CompletionStore, orders: ObjectOrders, result: CompletionResult) -> None:
+    """One order per protected object of the case, for a RELEASE or RESTRICT decision that is still the case's latest.
+
+    Before the reports: what becomes of the content should not wait behind the emails of a big case, which may take
+    several invocations (each delivery sends the orders again: at most 25 messages, and the worker is idempotent).
+    A decision the case's latest has replaced (a late redelivery) orders nothing: it must not undo the newer one.
+    """
+    action = _ANALYST_ACTIONS.get(decision.action)
+    if action is None:
+        return
+    case = store.case_objects(decision.case_id)
+    if case.decision_id is not None and case.decision_id > decision.decision_id:
+        result.objects_superseded += len(case.objects)
+        return
+    named: set[tuple[str, str]] = set()
+    for uri in case.objects:
+        try:
+            resource = canonicalize(uri)
+        except InvalidResource:
+            continue  # stored canonical by the intake; an unreadable one is not ours to guess at
+        if resource.bucket is not None and resource.key is not None:
+            named.add((resource.bucket, resource.key))  # versions are the worker's to find: one order per key
+    wanted = [
+        ObjectDecision(
+            analyst_action=action,
+            decision_id=decision.decision_id,
+            case_id=decision.case_id,
+            analyst=decision.analyst,
+            bucket=bucket,
+            key=key,
+        )
+        for bucket, key in sorted(named)
+    ]
+    if not wanted:
+        return
+    unsent = orders.send(wanted)
+    if unsent:
+        raise QueueUnavailable(f"{unsent} of {len(wanted)} object orders not sent")
+    result.objects_ordered += len(wanted)
 
 
 def _tell(

@@ -27,6 +27,12 @@ Retention is a legal hold plus GOVERNANCE mode for at least `retention_days` (RE
 COMPLIANCE: 18 U.S.C. 2258B also requires destruction on a law-enforcement request, which COMPLIANCE would make
 impossible. `release` and `destroy` are the analyst's follow-ups, each with its custody event.
 
+An analyst's decision reaches the worker as an `ObjectDecision` (one per object of the case, from the completion
+worker; `carry_out`): RELEASE lifts the restriction of every preserved version (`release_by_decision`: by the
+analyst, the decision as reason; the copy stays held), RESTRICT puts the tag on the object's current version after
+steps 2 to 5 (`restrict_by_decision`: the decision's id is the restriction's). Both are safe to repeat, and neither
+undoes what came after the decision: a release leaves a restriction newer than it.
+
 The worker writes evidence but may not read it (infra/template.yaml denies its role s3:GetObject on the evidence
 bucket, which HeadObject needs too): a copy is described by its attributes (GetObjectAttributes: version, size,
 S3's SHA-256 of the bytes it wrote, its parts) and its lock state, and is verified against the source's bytes,
@@ -48,7 +54,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from shared.domain.callers import TrustTier
-from shared.domain.messages import EscalationRequest, QuarantineRequest
+from shared.domain.messages import EscalationRequest, ObjectDecision, QuarantineRequest
 from shared.domain.policy import CHILD_SAFETY_TYPES, decide
 
 QUARANTINE_TAG = "abuse-intake:quarantine"
@@ -88,6 +94,11 @@ UNPINNED_VERSION = "-"
 
 def evidence_key(bucket: str, key: str, version_id: str) -> str:
     return EVIDENCE_PREFIX + object_id(bucket, key, version_id)
+
+
+def evidence_prefix(bucket: str, key: str) -> str:
+    """Where the copies of every version of s3://bucket/key are: the version id follows it."""
+    return f"{EVIDENCE_PREFIX}{bucket}/{key_digest(key)}/"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -299,7 +310,13 @@ class ObjectStore(Protocol):
 
     def retain(self, evidence: EvidenceObject, until: datetime) -> None: ...
 
-    def tags(self, source: ObjectRef) -> dict[str, str]: ...
+    def preserved_versions(self, bucket: str, key: str) -> Sequence[str]:
+        """The source versions of s3://bucket/key that have a copy in the evidence bucket (from its keys alone)."""
+        ...
+
+    def tags(self, source: ObjectRef) -> dict[str, str]:
+        """The version's tags; none for a version that does not exist (any more)."""
+        ...
 
     def put_tags(self, source: ObjectRef, tags: Mapping[str, str]) -> None: ...
 
@@ -409,6 +426,7 @@ class Status(StrEnum):
     SOURCE_GONE = "source_gone"  # the version does not exist (any more): nothing to preserve
     PRESERVED = "preserved"  # a verified, held copy exists; the source is untouched
     RESTRICTED = "restricted"  # ... and the source version carries the quarantine tag
+    RELEASED = "released"  # an analyst's decision: no preserved version carries a restriction older than it
 
 
 @dataclass(frozen=True)
@@ -449,8 +467,64 @@ def quarantine(
     source = store.head_source(request.bucket, request.key, request.version_id)
     if source is None:
         return _absent(request, custody, actor, ready, clock)
-    now = clock()
+    asker = _Asker(
+        occurrence=request.report_id,
+        report_id=request.report_id,
+        case_id=request.case_id,
+        metadata={"report-id": request.report_id},
+    )
+    preserved = _preserve(source, asker, store=store, custody=custody, vault=vault, actor=actor, clock=clock)
+    status = Status.PRESERVED
+    if should_restrict(request):
+        _restrict(request.report_id, source, store, custody, preserved.event)
+        status = Status.RESTRICTED
+    _tell_escalation(request, source.object_id, ready)
+    return preserved.outcome(status)
 
+
+@dataclass(frozen=True)
+class _Asker:
+    """Whom a preservation is for: a report (the dispatcher's request) or an analyst's decision (the completion's)."""
+
+    occurrence: str  # the id its recurring steps (held, restricted) are recorded under
+    report_id: str | None
+    case_id: str | None
+    metadata: Mapping[str, str]  # how the copy names it (ASCII ids only: S3 metadata)
+
+
+@dataclass(frozen=True)
+class _Preserved:
+    source: SourceObject
+    evidence: EvidenceObject
+    copied: bool
+    verification: _Verification
+    event: Callable[..., CustodyEvent]  # a custody event of this version and copy, for this asker
+
+    def outcome(self, status: Status) -> Outcome:
+        return Outcome(
+            status=status,
+            object_id=self.source.object_id,
+            evidence_key=self.evidence.key,
+            evidence_version_id=self.evidence.version_id,
+            copied=self.copied,
+            sha256=self.verification.sha256,
+            md5=self.verification.md5,
+            verified_by=self.verification.method,
+        )
+
+
+def _preserve(
+    source: SourceObject,
+    asker: _Asker,
+    *,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    vault: Vault,
+    actor: str,
+    clock: Clock,
+) -> _Preserved:
+    """Steps 3 to 5 for a pinned version: a held copy, verified, and the custody events that say so."""
+    now = clock()
     key = source.evidence_key
     evidence = store.head_evidence(key)
     copied = False
@@ -460,7 +534,7 @@ def quarantine(
             "source-key-sha256": key_digest(source.key),  # S3 metadata is ASCII and 2 KB at most; the key may not be
             "source-version-id": source.version_id,
             "source-etag": source.etag,
-            "report-id": request.report_id,
+            **asker.metadata,
         }
         answer = store.copy_to_evidence(
             source, key, now + timedelta(days=vault.retention_days) + RETENTION_SLACK, metadata
@@ -474,23 +548,24 @@ def quarantine(
             evidence = replace(evidence, encryption=answer.encryption, kms_key_id=answer.kms_key_id)
 
     evidence, reapplied = _ensure_held(store, evidence, vault, now, copied=copied)
+    held = evidence
 
     def event(step: Step, **values: Any) -> CustodyEvent:
-        return CustodyEvent(
-            step=step,
-            source_bucket=source.bucket,
-            source_key=source.key,
-            source_version_id=source.version_id,
-            at=clock(),
-            by=actor,
-            evidence_bucket=evidence.bucket,
-            evidence_key=evidence.key,
-            evidence_version_id=evidence.version_id,
-            size=source.size,
-            report_id=request.report_id,
-            case_id=request.case_id,
-            **values,
-        )
+        fields: dict[str, Any] = {
+            "step": step,
+            "source_bucket": source.bucket,
+            "source_key": source.key,
+            "source_version_id": source.version_id,
+            "at": clock(),
+            "by": actor,
+            "evidence_bucket": held.bucket,
+            "evidence_key": held.key,
+            "evidence_version_id": held.version_id,
+            "size": source.size,
+            "report_id": asker.report_id,
+            "case_id": asker.case_id,
+        }
+        return CustodyEvent(**(fields | values))
 
     lock = {
         "legalHold": "ON",
@@ -502,9 +577,7 @@ def quarantine(
     }
     custody.append(event(Step.PRESERVED, detail={**lock, "copiedByThisDelivery": str(copied).lower()}))
     if reapplied:
-        custody.append(
-            event(Step.HELD, occurrence=request.report_id, detail={**lock, "reapplied": ",".join(reapplied)})
-        )
+        custody.append(event(Step.HELD, occurrence=asker.occurrence, detail={**lock, "reapplied": ",".join(reapplied)}))
 
     verification = _verify(store, custody, source, evidence)
     custody.append(
@@ -520,22 +593,7 @@ def quarantine(
             },
         )
     )
-
-    status = Status.PRESERVED
-    if should_restrict(request):
-        _restrict(request, source, store, custody, event)
-        status = Status.RESTRICTED
-    _tell_escalation(request, source.object_id, ready)
-    return Outcome(
-        status=status,
-        object_id=source.object_id,
-        evidence_key=evidence.key,
-        evidence_version_id=evidence.version_id,
-        copied=copied,
-        sha256=verification.sha256,
-        md5=verification.md5,
-        verified_by=verification.method,
-    )
+    return _Preserved(source, evidence, copied, verification, event)
 
 
 def _absent(
@@ -671,30 +729,34 @@ def _part_sizes(source: SourceObject, evidence: EvidenceObject) -> tuple[int, ..
 
 
 def _restrict(
-    request: QuarantineRequest,
+    restriction: str,
     source: SourceObject,
     store: ObjectStore,
     custody: CustodyRecorder,
     event: Callable[..., CustodyEvent],
+    **recorded: Any,
 ) -> None:
-    """Add the tag (keeping the owner's tags) unless present, and record the restriction under its report's id.
+    """Add the tag (keeping the owner's tags) unless present, and record the restriction under its id: the report
+    whose restriction it is, or the analyst's decision.
 
-    The tag's value is the report whose restriction it is, so a redelivery that finds its own value (it crashed
-    after tagging) still records the event, and a second report finding another's value records nothing: that
-    restriction is already in the log. Tagging has no condition in S3; an owner's tag change between our read and
-    write is lost, a window of milliseconds that we accept.
+    The tag's value is the restriction's id, so a redelivery that finds its own value (it crashed after tagging)
+    still records the event, and a second report finding another's value records nothing: that restriction is
+    already in the log. Tagging has no condition in S3; an owner's tag change between our read and write is lost, a
+    window of milliseconds that we accept.
     """
     tags = store.tags(source)
     current = tags.get(QUARANTINE_TAG)
     if current is None:
         if len(tags) >= MAX_OBJECT_TAGS:
             raise CannotRestrict(f"{source.object_id}: already has {len(tags)} tags, S3's maximum")
-        store.put_tags(source, {**tags, QUARANTINE_TAG: request.report_id})
-        current = request.report_id
-    if current == request.report_id:
+        store.put_tags(source, {**tags, QUARANTINE_TAG: restriction})
+        current = restriction
+    if current == restriction:
         custody.append(
             event(
-                Step.RESTRICTED, occurrence=request.report_id, detail={"tag": f"{QUARANTINE_TAG}={request.report_id}"}
+                Step.RESTRICTED,
+                occurrence=restriction,
+                **({"detail": {"tag": f"{QUARANTINE_TAG}={restriction}"}} | recorded),
             )
         )
 
@@ -715,10 +777,14 @@ def release(
     actor: str,
     clock: Clock = utcnow,
 ) -> bool:
-    """Lift the restriction `restriction` (the report id the tag carries); the evidence copy stays held.
+    """Lift the restriction `restriction` (the report or decision id the tag carries); the evidence copy stays held.
 
     Releasing gives the owner their content back; it does not end preservation, which runs out with retention or
-    ends by `destroy`. Safe to repeat: the tag is removed if it is still there, and the event has a fixed id.
+    ends by `destroy`. Safe to repeat: the event has a fixed id, and the tag is removed if it is still there.
+    The event is written before the tag goes: a delivery that dies between the two leaves the tag, which names the
+    restriction, so a redelivery finds it and finishes. The other order would leave an untagged version whose
+    release no log records and no redelivery can find (the restriction's id went with the tag); this one can at
+    worst record a release whose untagging keeps failing, and then the message fails until a person looks.
     Returns whether this call removed the tag.
     """
     if ref.bucket not in protected_buckets:
@@ -730,8 +796,6 @@ def release(
     current = tags.get(QUARANTINE_TAG)
     if current not in (None, restriction):
         raise QuarantineError(f"{ref.object_id}: the tag belongs to restriction {current}, not {restriction}")
-    if current is not None:
-        store.put_tags(ref, {name: value for name, value in tags.items() if name != QUARANTINE_TAG})
     custody.append(
         CustodyEvent(
             step=Step.RELEASED,
@@ -743,13 +807,128 @@ def release(
             evidence_bucket=restricted.evidence_bucket,
             evidence_key=restricted.evidence_key,
             evidence_version_id=restricted.evidence_version_id,
-            report_id=restriction,
+            report_id=restricted.report_id,  # None for a restriction an analyst's decision put on
             case_id=restricted.case_id,
             occurrence=restriction,
             detail={"reason": reason},
         )
     )
+    if current is not None:
+        store.put_tags(ref, {name: value for name, value in tags.items() if name != QUARANTINE_TAG})
     return current is not None
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a RELEASE decision did to one object."""
+
+    status: Status  # REFUSED (bucket not protected: no request made) or RELEASED
+    versions: int = 0  # preserved versions of the object
+    lifted: int = 0  # restrictions whose tag this delivery removed
+    kept: int = 0  # restrictions newer than the decision: not its to lift
+
+
+def carry_out(
+    order: ObjectDecision,
+    *,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    vault: Vault,
+    protected_buckets: frozenset[str],
+    actor: str,
+    clock: Clock = utcnow,
+) -> Outcome | Released:
+    """An analyst's RELEASE or RESTRICT decision, on one object of its case; safe to repeat (see the two below)."""
+    if order.analyst_action == "release":
+        return release_by_decision(
+            order, store=store, custody=custody, protected_buckets=protected_buckets, clock=clock
+        )
+    return restrict_by_decision(
+        order, store=store, custody=custody, vault=vault, protected_buckets=protected_buckets, actor=actor, clock=clock
+    )
+
+
+def release_by_decision(
+    order: ObjectDecision,
+    *,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    protected_buckets: frozenset[str],
+    clock: Clock = utcnow,
+) -> Released:
+    """Lift every restriction on the preserved versions of the object: `release` for each, by the analyst, with the
+    decision as its reason. The legal hold and the copy stay: preservation ends only by `destroy`.
+
+    Which versions: those with a copy under the object's evidence prefix (a version never preserved was never
+    tagged, the tag comes after the copy). Which restriction: the one its tag names. A version carries at most one
+    (a restriction tags only an untagged version, and only `release` removes the tag: the protected buckets' policy
+    denies everyone else), so the tag names the one restriction still standing; the earlier ones have their
+    `released` events, since `release` records before it untags. That needs no Query of the custody log, which the
+    worker's role does not allow. A tag newer than the decision (a report received after it, or a later decision:
+    ids are ULIDs, text order is time order) is not this decision's to lift: a redelivery or a retry that comes late
+    leaves it. Safe to repeat: a lifted version has no tag, and nothing is appended for it again.
+    """
+    if order.bucket not in protected_buckets:
+        return Released(Status.REFUSED)
+    versions = store.preserved_versions(order.bucket, order.key)
+    lifted = kept = 0
+    for version_id in versions:
+        ref = ObjectRef(order.bucket, order.key, version_id)
+        restriction = store.tags(ref).get(QUARANTINE_TAG)
+        if restriction is None:
+            continue
+        if restriction > order.decision_id:
+            kept += 1
+            continue
+        removed = release(
+            ref,
+            restriction,
+            reason=order.decision_id,
+            store=store,
+            custody=custody,
+            protected_buckets=protected_buckets,
+            actor=order.analyst,
+            clock=clock,
+        )
+        lifted += 1 if removed else 0
+    return Released(Status.RELEASED, versions=len(versions), lifted=lifted, kept=kept)
+
+
+def restrict_by_decision(
+    order: ObjectDecision,
+    *,
+    store: ObjectStore,
+    custody: CustodyRecorder,
+    vault: Vault,
+    protected_buckets: frozenset[str],
+    actor: str,
+    clock: Clock = utcnow,
+) -> Outcome:
+    """Make sure the object's current version carries the quarantine tag.
+
+    The version is preserved and verified first, as for a report (steps 2 to 5; a version preserved before costs
+    the checks and appends nothing, unless its hold had to be put back), so the rule that nothing is tagged before
+    a verified, held copy exists holds for an analyst's restriction too. An untagged version gets the tag with the
+    decision's id as its value and a `restricted` event under that id, by the analyst; a version already tagged
+    keeps its restriction, and nothing is appended. A key with no current version (deleted) has nothing to
+    restrict: nothing is written. Safe to repeat.
+    """
+    if order.bucket not in protected_buckets:
+        return Outcome(Status.REFUSED)
+    source = store.head_source(order.bucket, order.key, None)
+    if source is None:
+        return Outcome(Status.SOURCE_GONE)
+    asker = _Asker(
+        occurrence=order.decision_id,
+        report_id=None,
+        case_id=order.case_id,
+        metadata={"decision-id": order.decision_id},
+    )
+    preserved = _preserve(source, asker, store=store, custody=custody, vault=vault, actor=actor, clock=clock)
+    tag = f"{QUARANTINE_TAG}={order.decision_id}"
+    detail = {"tag": tag, "decisionId": order.decision_id}
+    _restrict(order.decision_id, source, store, custody, preserved.event, by=order.analyst, detail=detail)
+    return preserved.outcome(Status.RESTRICTED)
 
 
 def destroy(

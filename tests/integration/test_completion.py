@@ -25,7 +25,7 @@ from shared.adapters.reports_table import contact_item, to_item
 from shared.domain.casework import OUTCOME_WORDS
 from shared.domain.dedupe import ulid_text
 from shared.domain.reports import ReasonCode, ReporterContact, ReportRecord
-from tests.conftest import FunctionContext, ProcessKilled, stream_event
+from tests.conftest import FunctionContext, ProcessKilled, drain, stream_event
 
 CASE = "5" * 32
 RESOURCE = "https://demo-customer-content.s3.amazonaws.com/hidden/evil-login.html"
@@ -126,7 +126,14 @@ def put_all(world, items: list[dict[str, Any]]) -> None:
             requests = answer.get("UnprocessedItems", {}).get(table, [])
 
 
-def seed_case(world, reports: int, addresses: dict[int, str], case_id: str = CASE, first: int = 1) -> None:
+def seed_case(
+    world,
+    reports: int,
+    addresses: dict[int, str],
+    case_id: str = CASE,
+    first: int = 1,
+    objects: frozenset[str] = frozenset(),
+) -> None:
     case = {
         "PK": {"S": f"CASE#{case_id}"},
         "SK": {"S": "CASE"},
@@ -137,6 +144,7 @@ def seed_case(world, reports: int, addresses: dict[int, str], case_id: str = CAS
         "category": {"S": "content"},
         "version": {"N": "1"},
         "reportCount": {"N": str(reports)},
+        **({"objects": {"SS": sorted(objects)}} if objects else {}),
     }
     numbers = range(first, first + reports)
     put_all(world, [case, *(report(n, case_id) for n in numbers)])
@@ -182,10 +190,10 @@ def count_calls(clients: list[Any]) -> Iterator[Counter[str]]:
 
 @pytest.fixture
 def calls(world, ses) -> Iterator[Counter[str]]:
-    """Every request the product's DynamoDB and SES v2 clients make, by operation name."""
+    """Every request the product's DynamoDB, SES v2 and SQS clients make, by operation name."""
     from shared.adapters import aws
 
-    yield from count_calls([aws.dynamodb(), mailer.sesv2()])
+    yield from count_calls([aws.dynamodb(), mailer.sesv2(), aws.sqs()])
 
 
 # --- completing ------------------------------------------------------------------------------------------------
@@ -295,7 +303,7 @@ def test_an_ses_fault_fails_the_record_and_the_retry_sends_exactly_one(world, se
     client.meta.events.register("before-call.*.*", faults.before)
     client.meta.events.register("after-call.*.*", faults.after)
     made = decision()
-    faults.arm(4, "before", "ClientError")  # Query, UpdateItem, BatchGetItem, PutItem (the claim), SendEmail
+    faults.arm(5, "before", "ClientError")  # GetItem (the case), Query, UpdateItem, BatchGetItem, PutItem, SendEmail
     assert deliver(world, made) == [stream_event(world, [made])["Records"][0]["dynamodb"]["SequenceNumber"]]
     assert faults.failed == "SendEmail" and ses == []
     assert report_state(world, 1)[0] == "COMPLETED", "what was done stays done"
@@ -311,7 +319,7 @@ def test_a_delivery_killed_between_the_claim_and_the_send_is_not_sent_again(worl
     client = mailer.sesv2()
     client.meta.events.register("before-call.*.*", faults.before)
     made = decision()
-    faults.arm(4, "before", "Killed")
+    faults.arm(5, "before", "Killed")
     with pytest.raises(ProcessKilled):
         deliver(world, made)
     assert faults.failed == "SendEmail"
@@ -328,7 +336,7 @@ def test_logs_carry_ids_and_counts_never_an_address_or_a_word_of_the_report(worl
     client = mailer.sesv2()
     client.meta.events.register("before-call.*.*", faults.before)
     made = decision()
-    faults.arm(7, "before", "ClientError")  # one of the emails' calls (claims, sends and records, a few at a time)
+    faults.arm(8, "before", "ClientError")  # one of the emails' calls (claims, sends and records, a few at a time)
     assert len(deliver(world, made)) == 1
     assert deliver(world, made) == []
     assert len(ses) == 3
@@ -338,7 +346,9 @@ def test_logs_carry_ids_and_counts_never_an_address_or_a_word_of_the_report(worl
         assert private not in logged
 
 
-@pytest.mark.parametrize("operation", [1, 2, 3])  # a report's UpdateItem, the contacts' BatchGetItem, the claim
+# The case's GetItem, a report's UpdateItem, the contacts' BatchGetItem, the claim, the contact's retention (the
+# fault counter does not see SES: the marker's record is call 5)
+@pytest.mark.parametrize("operation", [0, 2, 3, 4, 6])
 @pytest.mark.parametrize("error", ["ClientError", "Connection"])
 def test_a_table_fault_fails_the_record_and_the_retry_finishes_it_once(world, ses, faults, operation, error):
     seed_case(world, 1, {1: "ada@example.org"})
@@ -366,15 +376,70 @@ def test_records_that_are_not_new_decisions_are_ignored(world, ses):
     assert report_state(world, 1)[0] == "PROCESSING" and ses == []
 
 
+# --- contact retention after the case closes ------------------------------------------------------------------
+
+
+def expiry(world, n: int) -> int:
+    item = stored(world, f"REPORT#{key_of(n)}", "CONTACT")
+    assert item is not None
+    return int(item["expiresAt"]["N"])
+
+
+def test_after_a_decision_every_contact_of_its_case_expires_a_year_after_it(world, ses):
+    seed_case(world, 4, {1: "ada@example.org", 2: "Example CERT, +44 20 7946 0000", 3: "bob@example.org"})
+    seed_case(world, 1, {100: "eve@example.org"}, case_id="6" * 32, first=100)  # another case: untouched
+    made = decision()
+    assert deliver(world, made) == []
+    decided = datetime.fromisoformat(made["decidedAt"]["S"].replace("Z", "+00:00"))
+    a_year_after = int((decided + timedelta(days=365)).timestamp())
+    assert [expiry(world, n) for n in (1, 2, 3)] == [a_year_after] * 3, "moto never expires items: the attribute"
+    assert expiry(world, 100) == 1_900_000_000
+    assert stored(world, f"REPORT#{key_of(4)}", "CONTACT") is None, "no contact is made up for an anonymous report"
+    assert deliver(world, made) == [] and expiry(world, 1) == a_year_after, "a redelivery writes the same value"
+
+
+def test_the_retention_after_closing_comes_from_the_environment(world, ses, monkeypatch):
+    from shared.config import settings
+
+    monkeypatch.setenv("CONTACT_RETENTION_AFTER_CLOSE_DAYS", "90")
+    settings.cache_clear()
+    seed_case(world, 1, {1: "ada@example.org"})
+    made = decision()
+    assert deliver(world, made) == []
+    decided = datetime.fromisoformat(made["decidedAt"]["S"].replace("Z", "+00:00"))
+    assert expiry(world, 1) == int((decided + timedelta(days=90)).timestamp())
+
+
+# --- the case's objects ----------------------------------------------------------------------------------------
+
+OBJECTS = frozenset(f"s3://demo-customer-content/hidden/file-{n}.bin" for n in range(12))
+
+
+def test_a_restrict_decision_sends_one_order_per_object_to_the_quarantine_queue(world, ses):
+    seed_case(world, 1, {}, objects=OBJECTS)
+    made = decision()
+    assert deliver(world, made) == []
+    orders = drain(world.queue_url("QuarantineQueue"))
+    assert sorted(order["key"] for order in orders) == sorted(f"hidden/file-{n}.bin" for n in range(12))
+    assert {(o["analyst_action"], o["decision_id"], o["analyst"]) for o in orders} == {
+        ("restrict", made["decisionId"]["S"], ANALYST)
+    }
+
+
 # --- what it costs ---------------------------------------------------------------------------------------------
 
 
-def expected_requests(reports: int, emailed: int, page: int) -> Counter[str]:
+def expected_requests(
+    reports: int, emailed: int, page: int, contacts: int | None = None, objects: int = 0, case_read: bool = True
+) -> Counter[str]:
     pages = -(-reports // page)  # moto ends a full last page without LastEvaluatedKey; DynamoDB may add an empty one
-    return Counter(
+    contacts = emailed if contacts is None else contacts
+    return +Counter(
         {
+            "GetItem": 1 if case_read else 0,  # the case's objects, for a RELEASE or RESTRICT decision
+            "SendMessageBatch": -(-objects // 10),
             "Query": pages,
-            "UpdateItem": reports + emailed,  # each report's completion, each marker's record
+            "UpdateItem": reports + emailed + contacts,  # each report's completion, marker's record, contact's expiry
             "BatchGetItem": -(-reports // 100),
             "PutItem": emailed,
             "SendEmail": emailed,
@@ -382,16 +447,23 @@ def expected_requests(reports: int, emailed: int, page: int) -> Counter[str]:
     )
 
 
-def test_a_one_report_case_costs_six_requests(world, calls):
+def test_a_one_report_case_costs_eight_requests(world, calls):
     seed_case(world, 1, {1: "ada@example.org"})
     assert deliver(world, decision()) == []
     assert calls == expected_requests(1, 1, completion_table.PAGE_SIZE)
-    assert sum(calls.values()) == 6
+    assert sum(calls.values()) == 8
 
 
-def test_requests_grow_by_report_and_by_email_only(world, calls, monkeypatch, ses):
+def test_a_decision_without_action_does_not_read_the_case(world, calls):
+    seed_case(world, 1, {1: "ada@example.org"}, objects=OBJECTS)
+    assert deliver(world, decision(reason=ReasonCode.REVIEWED_NO_AWS_ACTION)) == []
+    assert calls == expected_requests(1, 1, completion_table.PAGE_SIZE, case_read=False)
+
+
+def test_requests_grow_by_report_by_contact_and_by_email_only(world, calls, monkeypatch, ses):
     monkeypatch.setattr(completion_table, "PAGE_SIZE", 100)
-    seed_case(world, 250, {n: f"r{n}@example.org" for n in range(1, 251, 5)})
+    contacts = {n: f"r{n}@example.org" for n in range(1, 251, 5)} | dict.fromkeys(range(2, 251, 25), "+44 20 7946 0000")
+    seed_case(world, 250, contacts, objects=OBJECTS)
     assert deliver(world, decision()) == []
-    assert calls == expected_requests(250, 50, 100)
+    assert calls == expected_requests(250, 50, 100, contacts=60, objects=12)
     assert len(ses) == 50

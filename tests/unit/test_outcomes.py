@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,9 @@ import pytest
 from shared.domain.casework import OUTCOME_WORDS, Action, Decision
 from shared.domain.dedupe import ulid_text
 from shared.domain.errors import StoreUnavailable
+from shared.domain.messages import ObjectDecision
 from shared.domain.outcomes import (
+    CaseObjects,
     Completed,
     Completion,
     CompletionResult,
@@ -72,6 +74,7 @@ class FakeTable:
     reports: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> caseId, decisionId?, reasonCode?
     contact_items: dict[str, ReporterContact] = field(default_factory=dict)
     markers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    case: CaseObjects = field(default_factory=CaseObjects)
     page_size: int = 3
     fail_complete_at: int | None = None  # the n-th report write fails (0-based), once
     writes: int = 0
@@ -117,6 +120,14 @@ class FakeTable:
     def contacts(self, keys: Sequence[str]) -> Sequence[ReporterContact]:
         return [self.contact_items[key] for key in keys if key in self.contact_items]
 
+    def retain_contacts(self, keys: Sequence[str], expires_at: int) -> None:
+        for key in keys:
+            if key in self.contact_items:
+                self.contact_items[key] = self.contact_items[key].model_copy(update={"expires_at": expires_at})
+
+    def case_objects(self, case_id: str) -> CaseObjects:
+        return self.case if case_id == CASE else CaseObjects()
+
     def claim_notice(self, key_hex: str, report_id: str, completion: Completion, at: str) -> NoticeState | None:
         with self.lock:
             held = self.markers.get((key_hex, completion.decision_id))
@@ -154,9 +165,24 @@ class FakeMailer:
             return Sent(f"ses-{len(self.sent)}")
 
 
-def run(table: FakeTable, mailer: FakeMailer, *decisions: Decision, **options: Any) -> CompletionResult:
+@dataclass
+class FakeQueue:
+    """The quarantine queue as the completion worker sees it: what was sent, and how many sends SQS refuses."""
+
+    sent: list[ObjectDecision] = field(default_factory=list)
+    refuse: int = 0
+
+    def send(self, orders: Sequence[ObjectDecision]) -> int:
+        refused, self.refuse = min(self.refuse, len(orders)), max(0, self.refuse - len(orders))
+        self.sent += orders[refused:]
+        return refused
+
+
+def run(
+    table: FakeTable, mailer: FakeMailer, *decisions: Decision, queue: FakeQueue | None = None, **options: Any
+) -> CompletionResult:
     items = [DecisionItem(f"{n:024d}", decision=d) for n, d in enumerate(decisions, start=1)]
-    return complete_decisions(items, store=table, mailer=mailer, **options)
+    return complete_decisions(items, store=table, mailer=mailer, orders=queue or FakeQueue(), **options)
 
 
 def addresses(mailer: FakeMailer) -> list[str]:
@@ -347,7 +373,7 @@ def test_a_failed_decision_fails_every_record_after_it_and_those_before_stay_don
         DecisionItem("3"),  # not a decision
         DecisionItem("4", decision=decision(9)),
     ]
-    result = complete_decisions(items, store=table, mailer=mailer)
+    result = complete_decisions(items, store=table, mailer=mailer, orders=FakeQueue())
     assert result.failed == ["2", "3", "4"], "Lambda resumes at the first; the later ones are not told out of order"
     assert result.decisions == 1 and len(mailer.sent) == 1
     ((message, fields),) = result.warnings
@@ -402,7 +428,7 @@ def test_a_big_case_that_runs_out_of_time_goes_on_where_it_stopped():
 def test_an_unreadable_record_is_poison_and_fails_with_what_follows():
     table, mailer = FakeTable(), FakeMailer()
     items = [DecisionItem("1"), DecisionItem("2", problem="unreadable decision image: KeyError"), DecisionItem("3")]
-    result = complete_decisions(items, store=table, mailer=mailer)
+    result = complete_decisions(items, store=table, mailer=mailer, orders=FakeQueue())
     assert result.failed == ["2", "3"] and result.poison == 1
 
 
@@ -413,3 +439,94 @@ def test_no_warning_carries_an_address():
     table.markers[(key, decision().decision_id)] = {"notice": "SENDING", "reportId": report_id_of(1)}
     result = run(table, mailer, decision())
     assert result.warnings and "@" not in repr(result.warnings)
+
+
+# --- contact retention after the case closes ---------------------------------------------------------------------
+
+
+def test_every_contact_of_the_decisions_reports_expires_a_year_after_the_decision():
+    table, mailer = FakeTable(), FakeMailer()
+    table.add(1, "ada@example.org")
+    table.add(2, "Example CERT hotline")  # not an address: kept for an appeal all the same
+    table.add(3)  # anonymous: nothing to keep
+    result = run(table, mailer, decision())
+    expected = int((DECIDED + timedelta(days=365)).timestamp())
+    assert {key: c.expires_at for key, c in table.contact_items.items()} == {key_of(1): expected, key_of(2): expected}
+    assert result.contacts_retained == 2
+
+
+def test_the_retention_after_closing_is_configurable():
+    table, mailer = FakeTable(), FakeMailer()
+    table.add(1, "ada@example.org")
+    run(table, mailer, decision(), contact_retention_days=90)
+    assert table.contact_items[key_of(1)].expires_at == int((DECIDED + timedelta(days=90)).timestamp())
+
+
+def test_a_contact_is_kept_as_it_was_until_its_email_is_settled():
+    table, mailer = FakeTable(), FakeMailer(unavailable=1)
+    table.add(1, "ada@example.org")
+    assert run(table, mailer, decision()).failed
+    assert table.contact_items[key_of(1)].expires_at == 1_900_000_000, "the email did not go: the contact waits"
+    assert run(table, mailer, decision()).failed == []
+    assert table.contact_items[key_of(1)].expires_at == int((DECIDED + timedelta(days=365)).timestamp())
+
+
+def test_an_older_decision_delivered_late_leaves_the_newer_decisions_retention():
+    table, mailer = FakeTable(), FakeMailer()
+    table.add(1, "ada@example.org")
+    older, newer = decision(0), decision(60)
+    run(table, mailer, older, newer)
+    run(table, mailer, older)
+    assert table.contact_items[key_of(1)].expires_at == int((newer.decided_at + timedelta(days=365)).timestamp())
+
+
+# --- the case's objects ------------------------------------------------------------------------------------------
+
+OBJECTS = frozenset({"s3://demo-customer-content/images/pixel.png", "s3://demo-customer-content/pages/a%20b.html"})
+
+
+def with_action(made: Decision, action: Action) -> Decision:
+    return replace(made, action=action)
+
+
+@pytest.mark.parametrize(("action", "said"), [(Action.RESTRICT, "restrict"), (Action.RELEASE, "release")])
+def test_a_release_or_restrict_decision_orders_each_object_of_its_case_once(action, said):
+    table, mailer, queue = FakeTable(case=CaseObjects(OBJECTS, decision().decision_id)), FakeMailer(), FakeQueue()
+    table.add(1, "ada@example.org")
+    result = run(table, mailer, with_action(decision(), action), queue=queue)
+    assert result.failed == [] and result.objects_ordered == 2
+    assert [(o.analyst_action, o.bucket, o.key) for o in queue.sent] == [
+        (said, "demo-customer-content", "images/pixel.png"),
+        (said, "demo-customer-content", "pages/a b.html"),
+    ]
+    assert {(o.decision_id, o.case_id, o.analyst) for o in queue.sent} == {
+        (decision().decision_id, CASE, "analyst-ada")
+    }
+
+
+def test_a_decision_without_action_orders_nothing():
+    table, queue = FakeTable(case=CaseObjects(OBJECTS)), FakeQueue()
+    run(table, FakeMailer(), decision(reason=ReasonCode.REVIEWED_NO_AWS_ACTION), queue=queue)
+    assert queue.sent == []
+
+
+def test_a_release_on_a_case_without_objects_orders_nothing():
+    queue = FakeQueue()
+    result = run(FakeTable(), FakeMailer(), with_action(decision(), Action.RELEASE), queue=queue)
+    assert result.failed == [] and queue.sent == [] and result.objects_ordered == 0
+
+
+def test_an_older_decision_delivered_after_a_newer_one_orders_nothing():
+    newer = decision(30)
+    table, queue = FakeTable(case=CaseObjects(OBJECTS, newer.decision_id)), FakeQueue()
+    result = run(table, FakeMailer(), with_action(decision(0), Action.RELEASE), queue=queue)
+    assert queue.sent == [] and result.objects_superseded == 2 and result.failed == []
+
+
+def test_orders_the_queue_did_not_take_fail_the_record_and_go_again_on_the_retry():
+    table, queue = FakeTable(case=CaseObjects(OBJECTS)), FakeQueue(refuse=1)
+    table.add(1, "ada@example.org")
+    first = run(table, FakeMailer(), decision(), queue=queue)
+    assert first.failed and "QueueUnavailable" in first.warnings[0][1]["reason"]
+    assert run(table, FakeMailer(), decision(), queue=queue).failed == []
+    assert {o.key for o in queue.sent} == {"images/pixel.png", "pages/a b.html"}

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.messages import EscalationRequest, QuarantineRequest
+from shared.domain.messages import EscalationRequest, ObjectDecision, QuarantineRequest
 from shared.domain.policy import CHILD_SAFETY_TYPES
 from shared.domain.quarantine import (
     QUARANTINE_TAG,
@@ -30,9 +30,11 @@ from shared.domain.quarantine import (
     SourceObject,
     Status,
     Vault,
+    carry_out,
     composite_sha256,
     destroy,
     evidence_key,
+    evidence_prefix,
     protected_bucket_policy,
     quarantine,
     release,
@@ -168,9 +170,17 @@ class MemoryS3:
         self._call("retain", evidence.bucket)
         self._update(evidence, lock_mode="GOVERNANCE", retain_until=until)
 
+    def preserved_versions(self, bucket: str, key: str) -> Sequence[str]:
+        self._call("preserved_versions", VAULT.bucket)
+        prefix = evidence_prefix(bucket, key)
+        return sorted(
+            name.removeprefix(prefix) for name, copies in self.copies.items() if name.startswith(prefix) and copies
+        )
+
     def tags(self, source: ObjectRef) -> dict[str, str]:
         self._call("tags", source.bucket)
-        return dict(self.versions[(source.bucket, source.key, source.version_id)].tags)
+        version = self.versions.get((source.bucket, source.key, source.version_id))
+        return dict(version.tags) if version else {}
 
     def put_tags(self, source: ObjectRef, tags: Mapping[str, str]) -> None:
         self._call("put_tags", source.bucket)
@@ -707,3 +717,155 @@ def test_destroy_needs_a_law_enforcement_request_and_removes_the_held_copy_for_g
 def test_destroy_of_something_never_preserved_is_refused():
     with pytest.raises(NotPreserved):
         destroy(ref("a", "v1"), law_enforcement_request="LE-1", store=MemoryS3(), custody=MemoryCustody(), actor="x")
+
+
+# --- an analyst's decision, on each object of the case ------------------------------------------------------------
+
+DECISION = "01KB3A0000000000000000000D"  # a ULID after REPORT's (text order is time order)
+LATER_REPORT = "01KB3B0000000000000000000R"  # a report received after the decision
+
+
+def order(key: str, action: str, decision_id: str = DECISION) -> ObjectDecision:
+    return ObjectDecision(
+        analyst_action=action,  # type: ignore[arg-type]
+        decision_id=decision_id,
+        case_id="c" * 32,
+        analyst="analyst-ada",
+        bucket=BUCKET,
+        key=key,
+    )
+
+
+def decide(message: ObjectDecision, s3: MemoryS3, custody: MemoryCustody) -> Any:
+    return carry_out(
+        message,
+        store=s3,
+        custody=custody,
+        vault=VAULT,
+        protected_buckets=PROTECTED,
+        actor="QuarantineFunction/req-2",
+        clock=lambda: NOW,
+    )
+
+
+def test_a_release_decision_lifts_every_preserved_versions_restriction_and_keeps_the_copies_held():
+    s3, custody = MemoryS3(), MemoryCustody()
+    first = s3.put("a", b"first", tags={"owner": "team-a"})
+    run(request("a", version_id=first), s3, custody)
+    second = s3.put("a", b"second")
+    run(request("a", version_id=second, report_id=OTHER_REPORT), s3, custody)
+
+    outcome = decide(order("a", "release"), s3, custody)
+
+    assert (outcome.status, outcome.versions, outcome.lifted) == (Status.RELEASED, 2, 2)
+    assert s3.versions[(BUCKET, "a", first)].tags == {"owner": "team-a"}
+    assert s3.versions[(BUCKET, "a", second)].tags == {}
+    for version, restriction in ((first, REPORT), (second, OTHER_REPORT)):
+        released = custody.find(ref("a", version).object_id, f"released#{restriction}")
+        assert released is not None and released.by == "analyst-ada" and released.detail == {"reason": DECISION}
+        assert s3.copies[evidence_key(BUCKET, "a", version)][0].evidence.legal_hold, "preservation goes on"
+    assert "lift_hold" not in s3.calls and "delete_evidence" not in s3.calls
+
+
+def test_a_release_decision_delivered_again_changes_nothing_and_appends_nothing():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a"), s3, custody)
+    decide(order("a", "release"), s3, custody)
+    events = dict(custody.events)
+
+    again = decide(order("a", "release"), s3, custody)
+
+    assert (again.status, again.lifted) == (Status.RELEASED, 0)
+    assert custody.events == events and s3.versions[(BUCKET, "a", version)].tags == {}
+
+
+def test_a_release_that_died_after_recording_finishes_on_the_redelivery():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a"), s3, custody)
+    s3.fail_at = len(s3.calls) + 3  # preserved_versions, tags, tags again (release's own), then put_tags fails
+    with pytest.raises(Injected):
+        decide(order("a", "release"), s3, custody)
+    assert custody.find(ref("a", version).object_id, f"released#{REPORT}") is not None, "recorded before the untag"
+    assert s3.versions[(BUCKET, "a", version)].tags == {QUARANTINE_TAG: REPORT}, "so the tag still names it"
+
+    assert decide(order("a", "release"), s3, custody).lifted == 1
+    assert s3.versions[(BUCKET, "a", version)].tags == {}
+
+
+def test_a_release_decision_leaves_a_restriction_newer_than_itself():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a", report_id=LATER_REPORT), s3, custody)
+
+    outcome = decide(order("a", "release"), s3, custody)
+
+    assert (outcome.lifted, outcome.kept) == (0, 1)
+    assert s3.versions[(BUCKET, "a", version)].tags == {QUARANTINE_TAG: LATER_REPORT}
+    assert custody.find(ref("a", version).object_id, f"released#{LATER_REPORT}") is None
+
+
+def test_a_release_decision_on_an_object_never_preserved_does_nothing():
+    s3, custody = MemoryS3(), MemoryCustody()
+    s3.put("a", b"x")
+    outcome = decide(order("a", "release"), s3, custody)
+    assert (outcome.status, outcome.versions) == (Status.RELEASED, 0) and custody.events == {}
+
+
+def test_a_restrict_decision_tags_an_unrestricted_preserved_object_under_the_decisions_id():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x", tags={"owner": "team-a"})
+    run(request("a", type="phishing", restrict=False), s3, custody)  # preserved, left untagged
+    copies = len(s3.copies[evidence_key(BUCKET, "a", version)])
+
+    outcome = decide(order("a", "restrict"), s3, custody)
+
+    assert outcome.status is Status.RESTRICTED and not outcome.copied
+    assert len(s3.copies[evidence_key(BUCKET, "a", version)]) == copies
+    assert s3.versions[(BUCKET, "a", version)].tags == {"owner": "team-a", QUARANTINE_TAG: DECISION}
+    restricted = custody.find(ref("a", version).object_id, f"restricted#{DECISION}")
+    assert restricted is not None and restricted.by == "analyst-ada" and restricted.report_id is None
+    assert custody.steps() == ["preserved", f"restricted#{DECISION}", "verified"]
+
+
+def test_a_restrict_decision_keeps_an_existing_restriction_and_appends_nothing():
+    s3, custody = MemoryS3(), MemoryCustody()
+    version = s3.put("a", b"x")
+    run(request("a"), s3, custody)
+    events = dict(custody.events)
+
+    for _ in range(2):
+        assert decide(order("a", "restrict"), s3, custody).status is Status.RESTRICTED
+
+    assert s3.versions[(BUCKET, "a", version)].tags == {QUARANTINE_TAG: REPORT}
+    assert custody.events == events
+
+
+def test_a_restrict_decision_preserves_a_current_version_never_reported_before_tagging_it():
+    s3, custody = MemoryS3(), MemoryCustody()
+    old = s3.put("a", b"reported")
+    run(request("a", version_id=old, type="phishing", restrict=False), s3, custody)
+    current = s3.put("a", b"uploaded after the report")
+
+    outcome = decide(order("a", "restrict"), s3, custody)
+
+    assert outcome.status is Status.RESTRICTED and outcome.copied
+    assert s3.calls.index("copy_to_evidence", 2) < s3.calls.index("put_tags"), "never tagged before the copy"
+    assert s3.versions[(BUCKET, "a", current)].tags == {QUARANTINE_TAG: DECISION}
+    assert custody.find(ref("a", current).object_id, "verified") is not None
+    assert s3.versions[(BUCKET, "a", old)].tags == {}, "the current version, as decided"
+
+
+def test_a_decision_on_an_unprotected_bucket_sends_no_request():
+    s3, custody = MemoryS3(), MemoryCustody()
+    for action in ("release", "restrict"):
+        message = order("a", action).model_copy(update={"bucket": "someone-elses-bucket"})
+        assert decide(message, s3, custody).status is Status.REFUSED
+    assert s3.calls == [] and custody.events == {}
+
+
+def test_a_restrict_decision_on_a_deleted_object_writes_nothing():
+    s3, custody = MemoryS3(), MemoryCustody()
+    assert decide(order("gone", "restrict"), s3, custody).status is Status.SOURCE_GONE
+    assert custody.events == {}
