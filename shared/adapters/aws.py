@@ -13,6 +13,7 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import DataNotFoundError
 from botocore.loaders import Loader
@@ -39,7 +40,7 @@ _CONFIG = Config(
 _S3_CONFIG = _CONFIG.merge(Config(read_timeout=120, max_pool_connections=20))
 
 
-SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "sts")
+SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "sts", "cognito-idp")
 
 
 class _ServiceLoader(Loader):
@@ -107,6 +108,13 @@ def sts() -> Any:  # AssumeRole only (destruction orders): no stubs package pinn
     return _session().create_client("sts", config=_CONFIG)
 
 
+@cache
+def cognito_idp() -> Any:  # the console's sign-in (InitiateAuth, RespondToAuthChallenge): no stubs package pinned
+    # A user's own sign-in carries no AWS credentials (a public app client): unsigned, so the console's role needs
+    # no Cognito permission at all, and what a person can do is exactly what their password and TOTP allow.
+    return _session().create_client("cognito-idp", config=_CONFIG.merge(Config(signature_version=UNSIGNED)))
+
+
 def s3_as(role_arn: str, session_name: str) -> S3Client:
     """S3 with a role's short-lived credentials (not cached: each destruction order assumes the role afresh, so its
     CloudTrail entries name the session, and the credentials outlive nothing)."""
@@ -124,6 +132,7 @@ def s3_as(role_arn: str, session_name: str) -> S3Client:
 
 
 def clear() -> None:
+    cognito_idp.cache_clear()
     sts.cache_clear()
     dynamodb.cache_clear()
     s3.cache_clear()
