@@ -40,6 +40,10 @@ Access patterns, per decision
   CONTACT items of the reports this decision completed.
 - Markers: per email one PutItem with attribute_not_exists (the claim, SENDING), then one UpdateItem recording what
   SES said; a send SES may take later deletes its SENDING marker instead (DeleteItem, only while SENDING).
+- Track records: the report's UpdateItem returns the report as it was (ReturnValues ALL_OLD, no read charged): a
+  signed report without a decision before counts once in its reporter's record (PK "REPORTER#<reporter key>", SK
+  "RECORD": ADD decided, actioned, noAction), one UpdateItem per reporter a page, right after the page's reports. A
+  death between the two loses that page's counts (its redelivery finds the reports completed): never counted twice.
 - Contact retention: once a page's emails are settled, one UpdateItem per contact item read (`SET expiresAt`,
   condition attribute_exists(PK): never a stub for a contact the TTL took meanwhile), PARALLEL_WRITES at a time. Not
   BatchWriteItem: it only puts whole items, which would need each contact read in full and could write back one the
@@ -72,16 +76,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from shared.adapters.cases_table import case_key
+from shared.adapters.cases_table import case_key, reporter_record_key
 from shared.adapters.reports_table import CONTACT_SK, REPORT_SK, TableAdapter, decode, report_pk
+from shared.domain.cases import ANONYMOUS_PRINCIPAL, reporter_key
 from shared.domain.errors import StoreUnavailable
 from shared.domain.outcomes import (
     CaseObjects,
     Completed,
+    CompletedPage,
     Completion,
     DecisionItem,
     Delivery,
     NoticeState,
+    RecordIncrement,
     Sent,
     decision_of,
 )
@@ -145,17 +152,22 @@ class CompletionTable(TableAdapter):
                 return
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def complete(self, keys: Sequence[str], completion: Completion) -> dict[str, Completed]:
+    def complete(self, keys: Sequence[str], completion: Completion) -> CompletedPage:
         if len(keys) <= 1:
-            return {key: self._complete(key, completion) for key in keys}
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITES, len(keys))) as pool:
-            # map raises the first failure, after every write has run: those that succeeded stay done.
-            states = list(pool.map(lambda key: self._complete(key, completion), keys))
-        return dict(zip(keys, states, strict=True))
+            answers = [self._complete(key, completion) for key in keys]
+        else:
+            with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITES, len(keys))) as pool:
+                # map raises the first failure, after every write has run: those that succeeded stay done.
+                answers = list(pool.map(lambda key: self._complete(key, completion), keys))
+        return CompletedPage(
+            states={key: state for key, (state, _) in zip(keys, answers, strict=True)},
+            first_decisions={key: first for key, (_, first) in zip(keys, answers, strict=True) if first is not None},
+        )
 
-    def _complete(self, key_hex: str, completion: Completion) -> Completed:
+    def _complete(self, key_hex: str, completion: Completion) -> tuple[Completed, str | None]:
+        """What became of the report, and its signed reporter's id if this was its first decision."""
         try:
-            self.client.update_item(
+            answer = self.client.update_item(
                 TableName=self.table_name,
                 Key={"PK": {"S": report_pk(key_hex)}, "SK": {"S": REPORT_SK}},
                 UpdateExpression="SET #status = :completed, #reason = :reason, #decision = :decision, #at = :at",
@@ -176,19 +188,52 @@ class CompletionTable(TableAdapter):
                     ":case": {"S": completion.case_id},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                # The report as it was (no read is charged for it): its principal, and whether it had a decision.
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if _error_code(exc) != "ConditionalCheckFailedException":
                 raise StoreUnavailable(_error_code(exc)) from exc
             held = cast(dict[str, Any], exc.response).get("Item") or {}
             if held.get("caseId", {}).get("S") != completion.case_id:
-                return Completed.GONE
+                return Completed.GONE, None
             if held.get("decisionId", {}).get("S") == completion.decision_id:
-                return Completed.BEFORE
-            return Completed.SUPERSEDED
+                return Completed.BEFORE, None
+            return Completed.SUPERSEDED, None
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        return Completed.NOW
+        before = answer.get("Attributes") or {}
+        principal = before.get("principal", {}).get("S", ANONYMOUS_PRINCIPAL)
+        first = "decisionId" not in before and principal != ANONYMOUS_PRINCIPAL
+        return Completed.NOW, reporter_key(principal) if first else None
+
+    def add_to_track_records(self, increments: Mapping[str, RecordIncrement]) -> None:
+        def add(reporter_id: str, increment: RecordIncrement) -> None:
+            self._call(
+                self.client.update_item,
+                TableName=self.table_name,
+                Key=reporter_record_key(reporter_id),
+                UpdateExpression="SET #entity = :reporter ADD #decided :d, #actioned :a, #none :n",
+                ExpressionAttributeNames={
+                    "#entity": "entity",
+                    "#decided": "decided",
+                    "#actioned": "actioned",
+                    "#none": "noAction",
+                },
+                ExpressionAttributeValues={
+                    ":reporter": {"S": "reporter"},
+                    ":d": {"N": str(increment.decided)},
+                    ":a": {"N": str(increment.actioned)},
+                    ":n": {"N": str(increment.no_action)},
+                },
+            )
+
+        if len(increments) <= 1:
+            for reporter_id, increment in increments.items():
+                add(reporter_id, increment)
+            return
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITES, len(increments))) as pool:
+            list(pool.map(lambda pair: add(*pair), increments.items()))
 
     def contacts(self, keys: Sequence[str]) -> list[ReporterContact]:
         items = self.consistent_items([{"PK": {"S": report_pk(key)}, "SK": {"S": CONTACT_SK}} for key in keys])

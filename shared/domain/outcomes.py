@@ -12,6 +12,8 @@ stream order:
    whichever delivery writes it). A report that carries a newer decision is left alone: decision ids are ULIDs, so
    text order is time order, and a redelivered older decision never undoes a newer one. A report that carries this
    decision was completed by an earlier delivery; it is this decision's all the same, for step 3;
+   Each signed reporter's report that had no decision before counts once in their track record (decided, actioned,
+   no action: DSA Art. 23), one write per reporter a page, added right after the page's reports;
 3. read the contact items of this decision's reports; each contact that is a syntactically valid email address gets
    one email: the report's reference, the outcome in plain words (casework.OUTCOME_WORDS) and the redress. The email
    is rendered from the report id and the reason code alone (and the configured Trust & Safety address), so nothing
@@ -151,6 +153,39 @@ class Completed(StrEnum):
         return self in (Completed.NOW, Completed.BEFORE)
 
 
+@dataclass(frozen=True)
+class CompletedPage:
+    """What became of a page of the case's reports, and which signed reporters' reports got their first decision."""
+
+    states: Mapping[str, Completed]
+    # Report key -> reporter id (shared.domain.cases.reporter_key): reports this delivery completed that carried no
+    # decision before and came from a signed caller. Only these count in a track record, so a reopened case decided
+    # again, or a redelivery, never counts a report twice.
+    first_decisions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordIncrement:
+    """What one page adds to one reporter's track record (DSA Art. 23: the share of their notices found unfounded)."""
+
+    decided: int
+    actioned: int
+    no_action: int
+
+
+def record_increments(first_decisions: Mapping[str, str], reason: ReasonCode) -> dict[str, RecordIncrement]:
+    """Per reporter, the reports of the page that this decision decided first, by what it decided."""
+    counts: dict[str, int] = {}
+    for reporter_id in first_decisions.values():
+        counts[reporter_id] = counts.get(reporter_id, 0) + 1
+    actioned = reason is ReasonCode.ACTIONED
+    no_action = reason is ReasonCode.REVIEWED_NO_AWS_ACTION
+    return {
+        reporter_id: RecordIncrement(decided=n, actioned=n if actioned else 0, no_action=n if no_action else 0)
+        for reporter_id, n in sorted(counts.items())
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The email
 # ---------------------------------------------------------------------------------------------------------------
@@ -265,8 +300,12 @@ class CompletionStore(Protocol):
         """The keys of the case's reports, oldest first, a page at a time."""
         ...
 
-    def complete(self, keys: Sequence[str], completion: Completion) -> Mapping[str, Completed]:
+    def complete(self, keys: Sequence[str], completion: Completion) -> CompletedPage:
         """Complete each report unless it carries this or a newer decision; what became of each."""
+        ...
+
+    def add_to_track_records(self, increments: Mapping[str, RecordIncrement]) -> None:
+        """Add each reporter's counts to their track record (created at its first decided report)."""
         ...
 
     def contacts(self, keys: Sequence[str]) -> Sequence[ReporterContact]:
@@ -323,6 +362,7 @@ class CompletionResult:
     emails_before: int = 0  # sent (or refused) by an earlier delivery
     emails_in_doubt: int = 0  # an earlier delivery died mid-send: not sent again (at most once)
     contacts_retained: int = 0  # contact items set to expire a year (by default) after the decision
+    first_decisions: int = 0  # signed reporters' reports decided for the first time: counted in their track records
     objects_ordered: int = 0  # RELEASE or RESTRICT orders sent to the quarantine worker, one per object
     objects_superseded: int = 0  # objects of decisions a newer decision of the case replaced: no order sent
     poison: int = 0
@@ -415,7 +455,14 @@ def _carry_out(
 ) -> None:
     for keys in store.case_reports(completion.case_id):
         _check_time(time_left)
-        states = store.complete(keys, completion)
+        page = store.complete(keys, completion)
+        states = page.states
+        # Right after the reports, before anything slower: the window in which a death loses the count (the reports'
+        # next delivery finds them completed, BEFORE, and counts nothing) is one round trip. A count is never added
+        # twice, at worst missed, which errs in the reporter's favour; an Art. 23 suspension also needs a person.
+        if page.first_decisions:
+            store.add_to_track_records(record_increments(page.first_decisions, completion.reason_code))
+            result.first_decisions += len(page.first_decisions)
         result.completed += sum(1 for state in states.values() if state is Completed.NOW)
         result.completed_before += sum(1 for state in states.values() if state is Completed.BEFORE)
         result.superseded += sum(1 for state in states.values() if state is Completed.SUPERSEDED)

@@ -21,7 +21,9 @@ from moto.backends import get_backend
 from functions.completion.handler import lambda_handler as completion
 from shared.adapters import completion as completion_table
 from shared.adapters import mailer
+from shared.adapters.casework_table import CaseworkTable
 from shared.adapters.reports_table import contact_item, to_item
+from shared.domain.cases import reporter_key
 from shared.domain.casework import OUTCOME_WORDS
 from shared.domain.dedupe import ulid_text
 from shared.domain.reports import ReasonCode, ReporterContact, ReportRecord
@@ -60,15 +62,15 @@ def report_id_of(n: int) -> str:
     return ulid(RECEIVED + timedelta(seconds=n), n)
 
 
-def report(n: int, case_id: str = CASE) -> dict[str, Any]:
+def report(n: int, case_id: str = CASE, principal: str = "anonymous") -> dict[str, Any]:
     """A report as the dispatcher leaves it: counted into the case, PROCESSING, its contact moved out."""
     record = ReportRecord(
         key_hex=key_of(n),
         report_id=report_id_of(n),
         status="PROCESSING",
         received_at=(RECEIVED + timedelta(seconds=n)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        principal="anonymous",
-        trust_tier=0,
+        principal=principal,
+        trust_tier=0 if principal == "anonymous" else 2,
         category="content",
         type="phishing",
         resources=(RESOURCE,),
@@ -133,6 +135,7 @@ def seed_case(
     case_id: str = CASE,
     first: int = 1,
     objects: frozenset[str] = frozenset(),
+    principals: dict[int, str] | None = None,
 ) -> None:
     case = {
         "PK": {"S": f"CASE#{case_id}"},
@@ -147,7 +150,8 @@ def seed_case(
         **({"objects": {"SS": sorted(objects)}} if objects else {}),
     }
     numbers = range(first, first + reports)
-    put_all(world, [case, *(report(n, case_id) for n in numbers)])
+    signed = principals or {}
+    put_all(world, [case, *(report(n, case_id, signed.get(n, "anonymous")) for n in numbers)])
     put_all(world, [contact(n, address) for n, address in addresses.items()])
 
 
@@ -232,6 +236,35 @@ def test_a_report_deleted_meanwhile_does_not_come_back_as_a_stub(world, ses):
     assert deliver(world, decision()) == []
     assert report_state(world, 1)[0] == "COMPLETED"
     assert stored(world, f"REPORT#{key_of(2)}", "REPORT") is None
+
+
+PARTNER = "arn:aws:iam::111122223333:role/example-cert"
+OTHER_PARTNER = "arn:aws:iam::444455556666:role/abuse-desk"
+
+
+def track_record(world, principal: str) -> dict[str, object]:
+    """The reporter's record as the case page shows it (the casework API's reader, on the same item)."""
+    reporter = reporter_key(principal)
+    return CaseworkTable(world.physical_name("ReportsTable")).track_records([reporter])[reporter].as_json()
+
+
+def test_each_signed_reporters_first_decided_reports_count_once_in_their_track_record(world, ses):
+    seed_case(world, 4, {}, principals={1: PARTNER, 2: PARTNER, 3: OTHER_PARTNER})  # 4: anonymous
+    unfounded = decision(0, ReasonCode.REVIEWED_NO_AWS_ACTION)
+    assert deliver(world, unfounded) == [] and deliver(world, unfounded) == []  # a redelivery counts nothing
+    record = track_record(world, PARTNER)
+    assert (record["decided"], record["actioned"], record["noAction"], record["shareActioned"]) == (2, 0, 2, 0.0)
+    assert (track_record(world, OTHER_PARTNER)["decided"], track_record(world, OTHER_PARTNER)["noAction"]) == (1, 1)
+    assert track_record(world, "anonymous")["decided"] == 0, "anonymous reports are nobody's record"
+
+    # The case decided again (reopened): its reports were decided already and count no second time; a report new
+    # to the case counts with the decision that decides it first.
+    assert deliver(world, decision(30, ReasonCode.ACTIONED)) == []
+    put_all(world, [report(5, principal=PARTNER)])
+    assert deliver(world, decision(60, ReasonCode.ACTIONED)) == []
+    record = track_record(world, PARTNER)
+    assert (record["decided"], record["actioned"], record["noAction"]) == (3, 1, 2)
+    assert record["shareActioned"] == pytest.approx(1 / 3)
 
 
 # --- telling reporters -----------------------------------------------------------------------------------------

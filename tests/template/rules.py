@@ -68,8 +68,8 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     "EvidenceCustodianRole": frozenset({"CUSTODY#"}),
     # Cases and their decisions, the reports and custody chains they show, the audit log.
     "CaseworkFunction": frozenset({"CASE#", "REPORT#", "CUSTODY#", "AUDIT#", "REPORTER#"}),
-    # Reports of decided cases, their contact items and outcome-email markers; the case, read.
-    "CompletionFunction": frozenset({"REPORT#", "CASE#"}),
+    # Reports of decided cases, their contact items and outcome-email markers; the case, read; track records counted.
+    "CompletionFunction": frozenset({"REPORT#", "CASE#", "REPORTER#"}),
 }
 # Queries of a global secondary index whose partitions are not key prefixes (case ids): LeadingKeys would name those
 # values, so such a grant (no LeadingKeys) is judged by which index, for whom; it reads only what the index projects.

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from shared.domain.cases import reporter_key
 from shared.domain.casework import OUTCOME_WORDS, Action, Decision
 from shared.domain.dedupe import ulid_text
 from shared.domain.errors import StoreUnavailable
@@ -19,6 +20,7 @@ from shared.domain.messages import ObjectDecision
 from shared.domain.outcomes import (
     CaseObjects,
     Completed,
+    CompletedPage,
     Completion,
     CompletionResult,
     DecisionItem,
@@ -27,11 +29,13 @@ from shared.domain.outcomes import (
     NoticeState,
     NotSent,
     OutcomeEmail,
+    RecordIncrement,
     Sent,
     complete_decisions,
     decision_of,
     email_address,
     outcome_email,
+    record_increments,
 )
 from shared.domain.reports import ReasonCode, ReporterContact
 
@@ -75,14 +79,15 @@ class FakeTable:
     contact_items: dict[str, ReporterContact] = field(default_factory=dict)
     markers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     case: CaseObjects = field(default_factory=CaseObjects)
+    records: dict[str, dict[str, int]] = field(default_factory=dict)  # reporter id -> track record counts
     page_size: int = 3
     fail_complete_at: int | None = None  # the n-th report write fails (0-based), once
     writes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, n: int, contact: str | None = None) -> str:
+    def add(self, n: int, contact: str | None = None, principal: str = "anonymous") -> str:
         key = key_of(n)
-        self.reports[key] = {"caseId": CASE}
+        self.reports[key] = {"caseId": CASE} | ({"principal": principal} if principal != "anonymous" else {})
         if contact is not None:
             self.contact_items[key] = ReporterContact(
                 key_hex=key,
@@ -98,8 +103,8 @@ class FakeTable:
         keys = sorted(key for key, report in self.reports.items() if report["caseId"] == case_id)
         return [keys[start : start + self.page_size] for start in range(0, len(keys), self.page_size)]
 
-    def complete(self, keys: Sequence[str], completion: Completion) -> Mapping[str, Completed]:
-        states = {}
+    def complete(self, keys: Sequence[str], completion: Completion) -> CompletedPage:
+        states, firsts = {}, {}
         for key in keys:
             if self.fail_complete_at == self.writes:
                 self.fail_complete_at = None
@@ -112,10 +117,19 @@ class FakeTable:
                 same = report["decisionId"] == completion.decision_id
                 states[key] = Completed.BEFORE if same else Completed.SUPERSEDED
             else:
+                if "decisionId" not in report and report.get("principal", "anonymous") != "anonymous":
+                    firsts[key] = reporter_key(report["principal"])
                 report |= {"status": "COMPLETED", "decisionId": completion.decision_id}
                 report["reasonCode"] = completion.reason_code.value
                 states[key] = Completed.NOW
-        return states
+        return CompletedPage(states, firsts)
+
+    def add_to_track_records(self, increments: Mapping[str, RecordIncrement]) -> None:
+        for reporter_id, increment in increments.items():
+            record = self.records.setdefault(reporter_id, {"decided": 0, "actioned": 0, "noAction": 0})
+            record["decided"] += increment.decided
+            record["actioned"] += increment.actioned
+            record["noAction"] += increment.no_action
 
     def contacts(self, keys: Sequence[str]) -> Sequence[ReporterContact]:
         return [self.contact_items[key] for key in keys if key in self.contact_items]
@@ -530,3 +544,36 @@ def test_orders_the_queue_did_not_take_fail_the_record_and_go_again_on_the_retry
     assert first.failed and "QueueUnavailable" in first.warnings[0][1]["reason"]
     assert run(table, FakeMailer(), decision(), queue=queue).failed == []
     assert {o.key for o in queue.sent} == {"images/pixel.png", "pages/a b.html"}
+
+
+# --- track records (DSA Art. 23) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "actioned", "no_action"),
+    [
+        (ReasonCode.ACTIONED, 2, 0),
+        (ReasonCode.REVIEWED_NO_AWS_ACTION, 0, 2),
+        (ReasonCode.NOT_RESOLVABLE_TO_AWS, 0, 0),
+        (ReasonCode.NEED_MORE_INFORMATION, 0, 0),
+    ],
+)
+def test_a_decided_page_adds_to_each_reporter_what_the_decision_found(reason, actioned, no_action):
+    firsts = {"k1": "reporter-a", "k2": "reporter-a", "k3": "reporter-b"}
+    assert record_increments(firsts, reason) == {
+        "reporter-a": RecordIncrement(decided=2, actioned=actioned, no_action=no_action),
+        "reporter-b": RecordIncrement(decided=1, actioned=actioned // 2, no_action=no_action // 2),
+    }
+
+
+def test_only_signed_reports_decided_for_the_first_time_count_and_a_redelivery_adds_nothing():
+    table, mailer, cert = FakeTable(), FakeMailer(), "arn:aws:iam::111122223333:role/cert"
+    for n in range(1, 6):
+        table.add(n, principal=cert if n <= 3 else "anonymous")
+    made = decision(reason=ReasonCode.REVIEWED_NO_AWS_ACTION)
+    assert run(table, mailer, made).first_decisions == 3
+    assert run(table, mailer, made).first_decisions == 0
+    assert run(table, mailer, decision(30, ReasonCode.ACTIONED)).first_decisions == 0, "decided again: no recount"
+    assert table.records == {
+        reporter_key("arn:aws:iam::111122223333:role/cert"): {"decided": 3, "actioned": 0, "noAction": 3}
+    }
