@@ -15,6 +15,8 @@ from tests.samples import body, xarf
 pytestmark = pytest.mark.e2e
 
 JSON = [("Content-Type", "application/json")]
+# A bound on the burst test's loop: at 10 a second refilled, a stack serving 11 a second meets the quota within it.
+MAX_BURST_REQUESTS = 3000
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +113,16 @@ def test_refusals_over_http_are_4xx_with_reasons(stack: Running, payload: bytes,
     assert answer.header("Content-Type") == ["application/json"]
 
 
-def test_a_burst_of_150_from_one_partner_meets_429_with_retry_after(stack: Running) -> None:
+def test_a_burst_from_one_partner_meets_429_with_retry_after(stack: Running) -> None:
     import http.client
 
+    # Sent until the first 429, not a fixed count: the bucket refills at the rate limit while the burst is sent, so
+    # how many get through depends on this machine's pace; that at least the burst allowance does, and that the quota
+    # then holds, does not (the stack serves far more than the partner's 10 a second).
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
     statuses, retry_after = [], []
     payload = body(xarf(description="burst"), clientToken="burst-1")
-    for _ in range(150):
+    while 429 not in statuses and len(statuses) < MAX_BURST_REQUESTS:
         answer = call(
             stack.port,
             "POST",
@@ -131,8 +136,8 @@ def test_a_burst_of_150_from_one_partner_meets_429_with_retry_after(stack: Runni
         statuses.append(answer.status)
         retry_after += answer.header("Retry-After")
     connection.close()
-    assert statuses.count(202) >= 100, "the burst allowance is served"
-    assert 429 in statuses, "the quota is enforced"
+    assert 429 in statuses, f"the quota is enforced (none in {len(statuses)} requests)"
+    assert set(statuses[:-1]) == {202} and len(statuses) - 1 >= 100, "the burst allowance is served first"
     assert retry_after and all(int(value) >= 1 for value in retry_after)
     calm = call(stack.port, "POST", "/v1/reports", body=payload, headers=JSON, signed=True)
     assert calm.status == 202, "another partner's bucket is untouched"
