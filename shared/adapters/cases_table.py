@@ -99,18 +99,19 @@ def case_key(case_id: str) -> dict[str, AttributeValueTypeDef]:
 
 
 REPORTER_SK = "RECORD"
+REPORTER_PK_PREFIX = "REPORTER#"
 
 
 def reporter_record_key(reporter_id: str) -> dict[str, AttributeValueTypeDef]:
     """A reporter's track record (DSA Art. 23): PK "REPORTER#<reporter key>", SK "RECORD", entity "reporter",
     decided, actioned, noAction (N, added by the completion worker), suspended (BOOL), suspendedBy, suspendedAt,
     suspensionReason (set by an analyst through the casework API). No principal, name or contact: the key is a hash."""
-    return {"PK": {"S": f"REPORTER#{reporter_id}"}, "SK": {"S": REPORTER_SK}}
+    return {"PK": {"S": f"{REPORTER_PK_PREFIX}{reporter_id}"}, "SK": {"S": REPORTER_SK}}
 
 
 def track_record_from_item(item: Mapping[str, Any]) -> TrackRecord:
     return TrackRecord(
-        reporter_id=item["PK"]["S"].removeprefix("REPORTER#"),
+        reporter_id=item["PK"]["S"].removeprefix(REPORTER_PK_PREFIX),
         decided=int(item.get("decided", {}).get("N", 0)),
         actioned=int(item.get("actioned", {}).get("N", 0)),
         no_action=int(item.get("noAction", {}).get("N", 0)),
@@ -230,18 +231,27 @@ class CaseTable(TableAdapter):
         due = due_at(severity, _parsed(first_seen), self.sla)
         return utc_timestamp(due), queue_sort_key(severity, due, case_id)
 
-    def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]:
-        """The stored state of each case (strongly consistent), or its seed when it does not exist yet."""
+    def load(
+        self, seeds: Sequence[CaseState], reporters: Iterable[str] = ()
+    ) -> tuple[dict[str, CaseState], frozenset[str]]:
+        """The stored state of each case (strongly consistent), or its seed when it does not exist yet; and which of
+        the reporters an analyst suspended (DSA Art. 23). Their track records ride in the cases' BatchGetItem (100
+        keys a request), so a batch of a few cases and partners still costs one request; no record: not suspended."""
         found: dict[str, CaseState] = {}
+        suspended: set[str] = set()
         ids = list(dict.fromkeys(seed.case_id for seed in seeds))
+        keys = [case_key(case_id) for case_id in ids] + [reporter_record_key(r) for r in sorted(set(reporters))]
         try:
-            for chunk in _chunks(ids, MAX_BATCH_GET_KEYS):
-                request: Any = {
-                    self.table_name: {"Keys": [case_key(case_id) for case_id in chunk], "ConsistentRead": True}
-                }
+            for chunk in _chunks(keys, MAX_BATCH_GET_KEYS):
+                request: Any = {self.table_name: {"Keys": chunk, "ConsistentRead": True}}
                 for attempt in range(_UNPROCESSED_ATTEMPTS):
                     answer = self.client.batch_get_item(RequestItems=request)
                     for item in answer.get("Responses", {}).get(self.table_name, []):
+                        if item["PK"]["S"].startswith(REPORTER_PK_PREFIX):
+                            record = track_record_from_item(item)
+                            if record.suspended:
+                                suspended.add(record.reporter_id)
+                            continue
                         state = case_from_item(item)
                         found[state.case_id] = state
                     request = answer.get("UnprocessedKeys") or {}
@@ -256,7 +266,7 @@ class CaseTable(TableAdapter):
             raise
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        return {seed.case_id: found.get(seed.case_id, seed) for seed in seeds}
+        return {seed.case_id: found.get(seed.case_id, seed) for seed in seeds}, frozenset(suspended)
 
     def get(self, case_id: str) -> CaseState | None:
         try:

@@ -37,7 +37,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from shared.domain.callers import TrustTier
 from shared.domain.cases import (
+    ANONYMOUS_PRINCIPAL,
     MAX_MARKS_PER_INCREMENT,
     CaseAddition,
     CaseIncrement,
@@ -49,6 +51,7 @@ from shared.domain.cases import (
     needs_fanout,
     new_case,
     priority,
+    reporter_key,
     settle,
 )
 from shared.domain.errors import StoreUnavailable
@@ -78,7 +81,12 @@ class StreamItem:
 
 
 class CaseStore(Protocol):
-    def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]: ...
+    def load(
+        self, seeds: Sequence[CaseState], reporters: Iterable[str] = ()
+    ) -> tuple[dict[str, CaseState], frozenset[str]]:
+        """The stored state of each case (or its seed), and which of `reporters` an analyst suspended (DSA Art. 23),
+        read together."""
+        ...
 
     def mark(self, increments: Sequence[CaseIncrement]) -> MarkOutcome:
         """Mark every report of the increments counted, and store what they add, in one transaction."""
@@ -195,12 +203,15 @@ def dispatch(
     result.cases = len(seeds)
 
     failed_reports: set[str] = set()
+    identified = {reporter_key(r.principal) for r in ordered if r.principal != ANONYMOUS_PRINCIPAL}
     try:
-        states = store.load(list(seeds.values()))
+        states, suspended = store.load(list(seeds.values()), identified)
     except StoreUnavailable as exc:
         result.warn("cases unavailable", {"reason": str(exc)})
         failed_reports.update(reports)
     else:
+        if suspended:
+            ordered = sorted(_demoted(ordered, suspended), key=priority)
         counting = _Counting(ordered, case_of, states)
         _mark(counting, store, pause, result)
         _add(counting, store, result)
@@ -241,6 +252,18 @@ def dispatch(
     failed_sequences |= {item.sequence for item in items if item.problem is not None}
     result.failed = [item.sequence for item in items if item.sequence in failed_sequences]
     return result
+
+
+def _demoted(reports: Iterable[ReportRecord], suspended: frozenset[str]) -> list[ReportRecord]:
+    """Reports of reporters an analyst suspended for abusing the channel (DSA Art. 23) are still taken, counted and
+    preserved (a true report among them must not be lost, and CSAM is P0 whoever sends it), but weighed as the
+    lowest tier's: they never raise a case's severity, restrict or page beyond what an anonymous report would."""
+    return [
+        report.model_copy(update={"trust_tier": TrustTier.PUBLIC})
+        if report.principal != ANONYMOUS_PRINCIPAL and reporter_key(report.principal) in suspended
+        else report
+        for report in reports
+    ]
 
 
 def _mark(counting: _Counting, store: CaseStore, pause: Callable[[float], None], result: DispatchResult) -> None:

@@ -17,9 +17,10 @@ import pytest
 from functions.dispatcher.handler import lambda_handler as dispatcher
 from functions.intake.handler import lambda_handler as intake
 from local.template import event_sources, load_template
+from shared.adapters.cases_table import reporter_record_key
 from shared.adapters.reports_table import to_item
 from shared.config import settings
-from shared.domain.cases import case_id_for
+from shared.domain.cases import case_id_for, reporter_key
 from tests.conftest import FunctionContext, drain, load_event, report_items, stream_event, stream_record
 from tests.samples import well_formed, with_fresh_timestamp, xarf
 
@@ -358,3 +359,31 @@ def test_the_sample_stream_event_counts_its_report_and_requests_its_quarantine(w
     assert stored["caseId"]["S"] == case_id_for("s3://demo-customer-content/pages/login.html", "content")
     (request,) = drain(world.queue_url("QuarantineQueue"))
     assert (request["report_id"], request["key"]) == (image["reportId"]["S"], "pages/login.html")
+
+
+def test_a_suspended_trusted_flaggers_report_waits_for_an_analyst_and_the_others_restrict_at_once(world, monkeypatch):
+    monkeypatch.setenv(
+        "PARTNERS",
+        json.dumps({PARTNER_A: {"name": "Hotline A", "tier": 3}, PARTNER_B: {"name": "Hotline B", "tier": 3}}),
+    )
+    settings.cache_clear()
+    # As the casework API leaves a record an analyst suspended (POST /v1/reporters/{id}/suspension).
+    boto3.client("dynamodb").put_item(
+        TableName=world.physical_name("ReportsTable"),
+        Item={
+            **reporter_record_key(reporter_key(PARTNER_B)),
+            "entity": {"S": "reporter"},
+            "decided": {"N": "25"},
+            "noAction": {"N": "24"},
+            "actioned": {"N": "1"},
+            "suspended": {"BOOL": True},
+        },
+    )
+    for principal, page in ((PARTNER_A, "kit-a"), (PARTNER_B, "kit-b")):
+        url = f"https://demo-customer-content.s3.amazonaws.com/{page}/login.html"
+        submit({**well_formed("content", "phishing"), "url": url, "source_identifier": url}, principal)
+    assert dispatch(stream_event(world, report_items(world))["Records"]) == []
+    restrict = {request["key"]: request["restrict"] for request in drain(world.queue_url("QuarantineQueue"))}
+    assert restrict == {"kit-a/login.html": True, "kit-b/login.html": False}
+    paged = {message["case_id"] for message in drain(world.queue_url("EscalationQueue"))}
+    assert paged == {case_id_for("s3://demo-customer-content/kit-a/login.html", "content")}, "on-call paged for A's"

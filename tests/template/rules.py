@@ -60,9 +60,9 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     # The report, and the first custody event of each evidence payload it brings (written in the same transaction).
     "IntakeFunction": frozenset({"REPORT#", "CUSTODY#intake/"}),
     "WebFormFunction": frozenset({"REPORT#"}),
-    "DispatcherFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#"}),
+    "DispatcherFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "REPORTER#"}),
     # The dispatch path again, plus the partitions of its two sparse indexes (shared/domain/sweep.py).
-    "SweeperFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "QUEUED#", "WAITING"}),
+    "SweeperFunction": frozenset({"REPORT#", "CASE#", "INCREMENT#", "REPORTER#", "QUEUED#", "WAITING"}),
     "QuarantineFunction": frozenset({"CUSTODY#"}),
     "EscalationFunction": frozenset({"CASE#", "CUSTODY#"}),
     "EvidenceCustodianRole": frozenset({"CUSTODY#"}),

@@ -52,6 +52,7 @@ class MemoryCaseStore:
     calls: Counter[str] = field(default_factory=Counter)
     fail: set[str] = field(default_factory=set)  # operations that fail once, then work
     before: dict[str, list] = field(default_factory=dict)  # operation -> callbacks that run once before it
+    suspended: frozenset[str] = frozenset()  # reporter keys an analyst suspended (DSA Art. 23)
     conflicts: int = 0  # mark transactions cancelled by a TransactionConflict before one goes through
 
     def add_reports(self, reports: Iterable[ReportRecord]) -> None:
@@ -66,9 +67,13 @@ class MemoryCaseStore:
             self.fail.discard(operation)
             raise StoreUnavailable(f"{operation} injected")
 
-    def load(self, seeds: Sequence[CaseState]) -> dict[str, CaseState]:
+    def load(
+        self, seeds: Sequence[CaseState], reporters: Iterable[str] = ()
+    ) -> tuple[dict[str, CaseState], frozenset[str]]:
         self._call("load")
-        return {seed.case_id: self.cases.get(seed.case_id, seed) for seed in seeds}
+        return {seed.case_id: self.cases.get(seed.case_id, seed) for seed in seeds}, frozenset(
+            reporters
+        ) & self.suspended
 
     def mark(self, increments: Sequence[CaseIncrement]) -> MarkOutcome:
         self._call("mark")
@@ -438,7 +443,8 @@ def test_concurrent_adds_may_overshoot_a_sample_and_the_next_settle_trims_it_to_
         lambda: dispatch(stream(batches[2], 200), store=store, outbox=outbox, queues=QUEUES),
     ]
     real_load = store.load
-    store.load = lambda seeds: {seed.case_id: seed for seed in seeds}  # as read before anyone wrote
+    # as read before anyone wrote
+    store.load = lambda seeds, reporters=(): ({seed.case_id: seed for seed in seeds}, frozenset())
     assert dispatch(stream(batches[0]), store=store, outbox=outbox, queues=QUEUES).failed == []
     store.load = real_load
     (case,) = store.cases.values()
@@ -451,3 +457,23 @@ def test_concurrent_adds_may_overshoot_a_sample_and_the_next_settle_trims_it_to_
 def _scan() -> dict:
     fields = well_formed("connection", "port_scan")
     return {k: v for k, v in fields.items() if k not in xarf("connection", "port_scan")}
+
+
+def test_a_suspended_reporters_report_is_taken_at_the_lowest_tier_and_csam_is_still_restricted():
+    from shared.domain.cases import reporter_key
+
+    flagger = partner(41, TrustTier.TRUSTED_FLAGGER)
+    phishing = record({**xarf(), "url": "https://demo-customer-content.s3.amazonaws.com/kit/login.html"}, flagger)
+    child_safety = record(csam_object(41), flagger)
+    for suspended in (frozenset(), frozenset({reporter_key(flagger.principal)})):
+        store, outbox = MemoryCaseStore(suspended=suspended), MemoryOutbox()
+        store.add_reports([phishing, child_safety])
+        result = dispatch(stream([phishing, child_safety]), store=store, outbox=outbox, queues=QUEUES)
+        assert result.failed == [] and result.counted == 2, "a suspended reporter's reports are still taken"
+        assert store.calls["load"] == 1, "the reporters are read with the cases"
+        restrict = {body["type"]: body["restrict"] for body in outbox.bodies("quarantine")}
+        escalated = {body["report_id"] for body in outbox.bodies("escalation")}
+        assert restrict["csam"] is True and child_safety.report_id in escalated, "CSAM whoever sends it"
+        # A trusted flagger's phishing report restricts at once and pages; once suspended, it waits for an analyst.
+        assert restrict["phishing"] is (not suspended)
+        assert (phishing.report_id in escalated) is (not suspended)
