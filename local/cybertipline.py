@@ -14,9 +14,10 @@ The schema's element orders are written out here again rather than imported from
 NCMEC, and a mistake in our own idea of the schema must show up as a 4100, not be shared by the fake.
 
 It keeps what was filed in memory and, if given a path, in a JSON file a person can read (documents, file names,
-sizes and MD5s; never a file's bytes). Faults can be injected per call (`inject`): answer 1000, time out (hold the
-request past the client's timeout, then do it late), do it and drop the connection unanswered, or (/upload) answer a
-hash that is not the file's MD5.
+sizes and MD5s; never a file's bytes), and reads it back when started again, as NCMEC keeps its reports whatever we
+do. Faults can be injected per call (`inject`): answer 1000, answer 4100, time out (hold the request past the
+client's timeout, then do it late), do it and drop the connection unanswered, or (/upload) answer a hash that is not
+the file's MD5.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class Fault(StrEnum):
     TIMEOUT = "timeout"  # hold the request past the client's timeout, then do it and answer (nobody is listening)
     DROP = "drop"  # do it, then close the connection without an answer
     WRONG_HASH = "wrong-hash"  # /upload: keep the file, answer a hash that is not its MD5
+    INVALID = "invalid"  # answer 4100 (the document failed NCMEC's validation) and do nothing: a final answer
 
 
 @dataclass
@@ -187,6 +189,7 @@ class FiledReport:
             "reportId": self.report_id,
             "state": self.state(now),
             "openedAt": self.opened_at.isoformat(),
+            "changedAt": self.changed_at.isoformat(),
             "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
             "retractedAt": self.retracted_at.isoformat() if self.retracted_at else None,
             "report": self.document,
@@ -231,6 +234,8 @@ class FakeCyberTipline:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._stopping = threading.Event()
+        if state_file is not None and state_file.exists():
+            self._restore(json.loads(state_file.read_text(encoding="utf-8")))
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -308,6 +313,22 @@ class FakeCyberTipline:
         with self._lock:
             now = self.clock()
             return {"reports": [report.as_json(now) for report in self._reports.values()]}
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        """What an earlier run kept (`make run` restarted): NCMEC does not forget its reports when we restart."""
+        for saved in snapshot.get("reports", []):
+            report = FiledReport(
+                report_id=saved["reportId"],
+                document=saved["report"],
+                opened_at=datetime.fromisoformat(saved["openedAt"]),
+                changed_at=datetime.fromisoformat(saved.get("changedAt") or saved["openedAt"]),
+                finished_at=datetime.fromisoformat(saved["finishedAt"]) if saved.get("finishedAt") else None,
+                retracted_at=datetime.fromisoformat(saved["retractedAt"]) if saved.get("retractedAt") else None,
+            )
+            for f in saved.get("files", []):
+                report.files[f["fileId"]] = FiledFile(f["fileId"], f["name"], f["size"], f["md5"], f.get("fileDetails"))
+            self._reports[report.report_id] = report
+            self._next_report = max(self._next_report, int(report.report_id) + 1)
 
     def _changed(self) -> None:
         if self.state_file is None:
@@ -439,6 +460,8 @@ class FakeCyberTipline:
             fault = self._take_fault(call)
             if fault == Fault.ERROR:
                 return _response(1000)
+            if fault == Fault.INVALID:
+                return _response(4100, "Validation failed: injected")
             # TIMEOUT: the client gives up meanwhile; then the call lands, late, as a slow server's would.
             if fault == Fault.TIMEOUT and self._stopping.wait(self.hold_seconds):
                 return None
@@ -633,3 +656,15 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[st
 def _form_id(body: bytes) -> str | None:
     values = parse_qs(body.decode("utf-8", errors="replace")).get("id")
     return values[0] if values else None
+
+
+def for_local_stack(secret_arn: str, state_dir: Path) -> FakeCyberTipline:
+    """The fake `make run` starts: the credentials are the stack's CyberTiplineSecret's (so the filer authenticates
+    as it would at NCMEC), and what was filed is kept in <state dir>/cybertipline.json across restarts."""
+    import boto3
+
+    value = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return FakeCyberTipline(
+        username=str(value["username"]), password=str(value["password"]), state_file=state_dir / "cybertipline.json"
+    )

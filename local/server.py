@@ -43,6 +43,7 @@ from local.cognito import (
     ensure_demo_users,
     load_user_pools,
 )
+from local.cybertipline import for_local_stack as cybertipline_fake
 from local.demo import DEMO_BUCKET, DEMO_OBJECTS, register_moto_workarounds, seed_demo_bucket
 from local.emails import email_printer
 from local.pollers import PollerGroup, build_pollers
@@ -393,10 +394,22 @@ def run(
             template = load_template(template_path)
             chosen, set_by = template_parameters(template, parameters or {})
             world = build_world(template, stack_name=stack_name, parameters=chosen)
+            own_ncmec_url = os.environ.get("NCMEC_URL")
             os.environ.update(functions_environment(world))
+            state = state_dir or default_state_dir()
+            if own_ncmec_url:
+                os.environ["NCMEC_URL"] = own_ncmec_url
+            elif os.environ.get("CYBERTIPLINE_SECRET_ARN"):
+                # A CyberTipline of our own (local.cybertipline), so that nothing ever reaches NCMEC from a laptop.
+                fake = stack.enter_context(cybertipline_fake(os.environ["CYBERTIPLINE_SECRET_ARN"], state))
+                os.environ["NCMEC_URL"] = fake.base_url
+                print(
+                    f"CyberTipline (local fake): {fake.base_url}, what is filed: {fake.state_file}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             is_moto = not external or _is_moto(external)
             seed_demo_world(moto=is_moto)
-            state = state_dir or default_state_dir()
             runtime = FunctionRuntime.from_world(world)
             routes = api_routes(template, world.resolve)
             endpoint = os.environ["AWS_ENDPOINT_URL"]

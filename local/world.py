@@ -617,6 +617,10 @@ def _create_secret(world: World, logical_id: str, props: dict[str, Any]) -> Reso
     if not _truthy(generate.get("ExcludePunctuation")):
         alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
     value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+    if generate.get("SecretStringTemplate") and generate.get("GenerateStringKey"):
+        # As CloudFormation does: the template's JSON object with the generated string under the key.
+        template = json.loads(str(generate["SecretStringTemplate"]))
+        value = json.dumps({**template, str(generate["GenerateStringKey"]): value})
     request = {"Name": name, "SecretString": value, **({"KmsKeyId": props["KmsKeyId"]} if "KmsKeyId" in props else {})}
     try:
         arn = manager.create_secret(**request)["ARN"]

@@ -71,6 +71,11 @@ class Settings(BaseModel):
     # nothing to act on (REPORTER_ABUSE_SHARE, REPORTER_ABUSE_MIN_DECIDED).
     reporter_abuse_share: float = Field(default=ABUSE_NO_ACTION_SHARE, gt=0, le=1)
     reporter_abuse_min_decided: int = Field(default=ABUSE_MIN_DECIDED, ge=1)
+    # NCMEC's CyberTipline (functions/cybertipline): the reporting API's base URL (NCMEC_URL; NCMEC's test environment
+    # unless set), the secret holding the NCMEC-issued credentials, and the FIFO queue filings are driven from.
+    ncmec_url: str = "https://exttest.cybertip.org/ispws"
+    cybertipline_secret_arn: str | None = Field(default=None, min_length=1)
+    cybertipline_queue_url: str | None = None
 
     @property
     def sla(self) -> dict[Severity, timedelta]:

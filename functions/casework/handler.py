@@ -292,8 +292,29 @@ def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter
             "reportsListed": len(reports),
             "decisions": [_plain(item, _DECISION_FIELDS) for item in records.decisions],
             "custody": custody,
+            "cyberTipline": _filing(records.filing),
         },
     )
+
+
+def _filing(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The case's CyberTipline filing as an analyst needs it: NCMEC's reportId, the step, and why it stopped."""
+    if item is None:
+        return None
+    state = json.loads(item["state"]["S"])
+    files = state.get("files", [])
+    return {
+        "stage": state["stage"],
+        "reportId": state.get("reportId"),
+        "startedAt": state.get("startedAt"),
+        "openedAt": state.get("openedAt"),
+        "updatedAt": item.get("updatedAt", {}).get("S"),
+        "files": len(files),
+        "filesDescribed": sum(1 for f in files if f.get("stage") == "DESCRIBED"),
+        "submissions": state.get("submissions", 0),
+        "problem": state.get("problem"),
+        "finished": state["stage"] == "FINISHED",
+    }
 
 
 def _detail(item: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.completion import CompletionTable, read_decisions
 from shared.adapters.mailer import SesMailer
-from shared.adapters.queues import SqsObjectDecisions
+from shared.adapters.queues import SqsFilingOrders, SqsObjectDecisions
 from shared.config import settings
 from shared.domain import outcomes
 
@@ -35,6 +35,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         store=CompletionTable(config.table_name),
         mailer=SesMailer(sender, reply_to=config.trust_safety_email),
         orders=SqsObjectDecisions(quarantine_queue),
+        # Child-safety cases decided ACTIONED are filed with NCMEC; without the queue such a decision fails its record.
+        filings=SqsFilingOrders(config.cybertipline_queue_url) if config.cybertipline_queue_url else None,
         contest_address=config.trust_safety_email,
         contact_retention_days=config.contact_retention_after_close_days,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
@@ -53,7 +55,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "emailsInDoubt": result.emails_in_doubt,
         "contactsRetained": result.contacts_retained,
         "objectsOrdered": result.objects_ordered,  # one message per object of a RELEASE or RESTRICT
-        "objectsSuperseded": result.objects_superseded,  # a newer decision of the case stands: nothing ordered
+        "objectsSuperseded": result.objects_superseded,
+        "filingsOrdered": result.filings_ordered,  # a newer decision of the case stands: nothing ordered
         "poison": result.poison,
         "failed": len(result.failed),
     }

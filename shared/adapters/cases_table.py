@@ -99,6 +99,8 @@ def case_key(case_id: str) -> dict[str, AttributeValueTypeDef]:
 
 
 REPORTER_SK = "RECORD"
+# The case's CyberTipline filing sits beside it (shared/adapters/filings.py writes it; the case page reads it).
+FILING_SK = "CYBERTIP"
 REPORTER_PK_PREFIX = "REPORTER#"
 
 

@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 
 from shared.adapters.cases_table import (
     CASE_SK,
+    FILING_SK,
     CaseTable,
     case_key,
     case_pk,
@@ -141,6 +142,7 @@ class CaseRecords:
     case: dict[str, Any]
     decisions: list[dict[str, Any]]
     reports: list[dict[str, Any]]
+    filing: dict[str, Any] | None = None  # the CyberTipline filing (SK "CYBERTIP"), read with the case's partition
 
 
 class CaseworkTable(CaseTable):
@@ -225,7 +227,8 @@ class CaseworkTable(CaseTable):
             raise StoreUnavailable(_code(exc)) from exc
         keys = [{"PK": item["PK"], "SK": item["SK"]} for item in listed.get("Items", [])]
         reports = sorted(self.consistent_items(keys), key=lambda item: item["receivedAt"]["S"]) if keys else []
-        return CaseRecords(case=case, decisions=decisions, reports=reports)
+        filing = next((item for item in items if item["SK"]["S"] == FILING_SK), None)
+        return CaseRecords(case=case, decisions=decisions, reports=reports, filing=filing)
 
     def custody_chain(self, evidence_key: str) -> list[dict[str, Any]]:
         """Every custody event of one stored payload (or copy), oldest first."""

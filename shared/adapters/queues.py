@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 
 from shared.adapters import aws
 from shared.domain.dispatch import Outgoing
-from shared.domain.messages import EscalationRequest, ObjectDecision
+from shared.domain.messages import EscalationRequest, FilingRequest, ObjectDecision
+from shared.domain.outcomes import QueueUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -102,3 +103,17 @@ class SqsObjectDecisions:
 
     def send(self, orders: Sequence[ObjectDecision]) -> int:
         return len(self.outbox.send(self.queue_url, [Outgoing(order.model_dump_json()) for order in orders]))
+
+
+class SqsFilingOrders:
+    """The completion worker's word that a case must be filed with the CyberTipline: one message into the case's
+    group of the FIFO filing queue (one filer at a time per case), deduplicated by the decision's id."""
+
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        self.queue_url = queue_url
+        self.outbox = SqsOutbox(client)
+
+    def send(self, request: FilingRequest) -> None:
+        message = Outgoing(request.model_dump_json(), group_id=request.case_id, deduplication_id=request.decision_id)
+        if self.outbox.send(self.queue_url, [message]):
+            raise QueueUnavailable(f"filing request for case {request.case_id} not sent")

@@ -39,3 +39,29 @@ class SnsOnCall:
             raise Unavailable(f"Publish: {exc.response.get('Error', {}).get('Code', 'Unknown')}") from exc
         except Exception as exc:
             raise Unavailable(f"Publish: {type(exc).__name__}") from exc
+
+    def filing_stopped(self, case_id: str, stage: str, call: str | None, code: int | None) -> None:
+        """A CyberTipline filing that stopped on a final answer or in doubt: nothing happens until a person looks.
+        Ids, the stage and NCMEC's code only; the notificationId is stable per case and stage (one incident)."""
+        message = {
+            "kind": "abuse-intake.cybertipline",
+            "notificationId": f"{case_id}:cybertipline:{stage}",
+            "caseId": case_id,
+            "stage": stage,
+            "call": call,
+            "code": code,
+        }
+        try:
+            self.client.publish(
+                TopicArn=self.topic_arn,
+                Subject=f"[P0] abuse-intake CyberTipline filing {stage} for case {case_id}",
+                Message=json.dumps(message, separators=(",", ":")),
+                MessageAttributes={
+                    "severity": {"DataType": "String", "StringValue": "P0"},
+                    "family": {"DataType": "String", "StringValue": "child_safety"},
+                },
+            )
+        except ClientError as exc:
+            raise Unavailable(f"Publish: {exc.response.get('Error', {}).get('Code', 'Unknown')}") from exc
+        except Exception as exc:
+            raise Unavailable(f"Publish: {type(exc).__name__}") from exc

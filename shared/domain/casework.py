@@ -171,6 +171,7 @@ class Decision:
     action: Action
     statement: str | None
     note: str | None
+    family: str | None = None  # the case's family, as the decision item records it (child_safety: a CyberTip follows)
 
     @property
     def stands_for_new_reports(self) -> bool:

@@ -49,6 +49,15 @@ class ObjectDecision(_Message):
     key: str = Field(min_length=1, max_length=1024)
 
 
+class FilingRequest(_Message):
+    """File the case with NCMEC's CyberTipline (shared/domain/cybertipline.py): a child-safety analyst confirmed
+    apparent CSAM (an ACTIONED decision on a child-safety case). The completion worker sends it into the case's
+    message group of the FIFO filing queue, deduplicated by the decision: a case is filed by one worker at a time."""
+
+    case_id: str = Field(min_length=1)
+    decision_id: str = Field(min_length=26, max_length=26)
+
+
 class EscalationRequest(_Message):
     """Tell on-call about a case; for child safety, also prepare the CyberTipline report draft."""
 

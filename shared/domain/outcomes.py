@@ -63,10 +63,11 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from shared.domain.cases import CHILD_SAFETY_FAMILY
 from shared.domain.casework import OUTCOME_WORDS, Action, Decision
 from shared.domain.dedupe import ulid_bytes, ulid_text
 from shared.domain.errors import StoreUnavailable
-from shared.domain.messages import ObjectDecision
+from shared.domain.messages import FilingRequest, ObjectDecision
 from shared.domain.reports import CONTACT_RETENTION_AFTER_CLOSE_DAYS, ReasonCode, ReporterContact, utc_timestamp
 from shared.domain.resources import InvalidResource, canonicalize
 
@@ -116,6 +117,7 @@ def decision_of(attributes: Mapping[str, Any]) -> Decision:
         action=Action(attributes.get("action", Action.NONE)),
         statement=attributes.get("statement"),
         note=attributes.get("note"),
+        family=attributes.get("family"),
     )
 
 
@@ -337,6 +339,12 @@ class Mailer(Protocol):
         ...
 
 
+class FilingOrders(Protocol):
+    def send(self, request: FilingRequest) -> None:
+        """Put the request on the FIFO filing queue (deduplicated by its decision); QueueUnavailable if it is not."""
+        ...
+
+
 class ObjectOrders(Protocol):
     def send(self, orders: Sequence[ObjectDecision]) -> int:
         """Put every order on the quarantine queue; how many could not be sent."""
@@ -365,6 +373,7 @@ class CompletionResult:
     first_decisions: int = 0  # signed reporters' reports decided for the first time: counted in their track records
     objects_ordered: int = 0  # RELEASE or RESTRICT orders sent to the quarantine worker, one per object
     objects_superseded: int = 0  # objects of decisions a newer decision of the case replaced: no order sent
+    filings_ordered: int = 0  # child-safety cases decided ACTIONED: a CyberTipline filing requested (once per decision)
     poison: int = 0
     warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -382,6 +391,7 @@ def complete_decisions(
     store: CompletionStore,
     mailer: Mailer,
     orders: ObjectOrders,
+    filings: FilingOrders | None = None,
     contest_address: str | None = None,
     contact_retention_days: int = CONTACT_RETENTION_AFTER_CLOSE_DAYS,
     time_left: Callable[[], float] = lambda: math.inf,
@@ -396,7 +406,16 @@ def complete_decisions(
         elif item.decision is None:
             continue
         elif _carried_out(
-            item.decision, store, mailer, orders, contest_address, contact_retention_days, time_left, now, result
+            item.decision,
+            store,
+            mailer,
+            orders,
+            filings,
+            contest_address,
+            contact_retention_days,
+            time_left,
+            now,
+            result,
         ):
             result.decisions += 1
             continue
@@ -410,6 +429,7 @@ def _carried_out(
     store: CompletionStore,
     mailer: Mailer,
     orders: ObjectOrders,
+    filings: FilingOrders | None,
     contest_address: str | None,
     contact_retention_days: int,
     time_left: Callable[[], float],
@@ -418,6 +438,7 @@ def _carried_out(
 ) -> bool:
     try:
         _order_objects(decision, store, orders, result)
+        _order_filing(decision, filings, result)
         completion = Completion.of(decision, contact_retention_days)
         _carry_out(completion, store, mailer, contest_address, time_left, now, result)
     except (StoreUnavailable, MailUnavailable, OutOfTime, QueueUnavailable) as exc:
@@ -486,6 +507,24 @@ def _carry_out(
             _check_time(time_left)
             store.retain_contacts(sorted(contacts), completion.contacts_expire_at)
             result.contacts_retained += len(contacts)
+
+
+def needs_filing(decision: Decision) -> bool:
+    """A child-safety case decided ACTIONED: the analyst confirmed apparent CSAM, which 18 U.S.C. 2258A obliges a
+    provider to report to the CyberTipline as soon as reasonably possible."""
+    return decision.reason_code is ReasonCode.ACTIONED and decision.family == CHILD_SAFETY_FAMILY
+
+
+def _order_filing(decision: Decision, filings: FilingOrders | None, result: CompletionResult) -> None:
+    """Before the reports too: a report to NCMEC must not wait behind a big case's emails. Every delivery sends it
+    again; the FIFO queue drops a repeat of the same decision within five minutes, and the filer files a case once
+    whatever it receives (the filing's state machine, shared.domain.cybertipline)."""
+    if not needs_filing(decision):
+        return
+    if filings is None:
+        raise QueueUnavailable("no filing queue is configured for a decision that must be filed")
+    filings.send(FilingRequest(case_id=decision.case_id, decision_id=decision.decision_id))
+    result.filings_ordered += 1
 
 
 # What each analyst action asks of the quarantine worker; NONE asks nothing.

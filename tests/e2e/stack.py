@@ -210,7 +210,7 @@ UNTHROTTLED = ("--parameter", "PartnerRateLimit=100000", "--parameter", "Partner
 
 
 @contextmanager
-def local_stack_on(endpoint: str, directory: Path, *args: str) -> Iterator[Running]:
+def local_stack_on(endpoint: str, directory: Path, *args: str, **extra_env: str) -> Iterator[Running]:
     """`python -m local` against a moto server of the test's own (AWS_ENDPOINT_URL), its state in `directory`."""
     env = environment(
         AWS_ENDPOINT_URL=endpoint,
@@ -218,6 +218,7 @@ def local_stack_on(endpoint: str, directory: Path, *args: str) -> Iterator[Runni
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
         LOCAL_STATE_DIR=str(directory / "state"),
+        **extra_env,
     )
     with local_stack(directory, *args, env=env) as running:
         yield running

@@ -46,6 +46,7 @@ def test_the_dlq_depth_alarms_are_evaluated_and_every_other_alarm_is_named(world
         "EscalationDLQAlarm",
         "DispatcherFailureQueueAlarm",
         "CompletionFailureQueueAlarm",
+        "CyberTiplineDLQAlarm",
     }
     every = set(world.template.resources_of_type("AWS::CloudWatch::Alarm"))
     assert set(skipped) == every - {alarm.logical_id for alarm in alarms}

@@ -20,6 +20,7 @@ import pytest
 from functions.escalation.handler import lambda_handler as escalation
 from functions.quarantine.handler import lambda_handler as quarantine
 from local.demo import DEMO_OBJECTS
+from shared.config import settings
 from shared.domain.cases import case_id_for
 from shared.domain.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY
 from tests.conftest import FunctionContext, drive_queue, published, report_items, sqs_records, stream_event
@@ -197,3 +198,32 @@ def test_the_sample_escalation_event_drafts_and_pages_for_its_case(world):
     assert [v["Key"] for v in drafts(world)] == [f"ncmec/{CHILD_CASE}.xml"]
     (page,) = published(world)
     assert page["message"]["reportId"] == "01KB2X3Y4Z5A6B7C8D9E0F1G2H"
+
+
+def test_the_sample_filing_event_files_its_drafted_case_with_the_cybertipline(world, monkeypatch):
+    """events/cybertipline_filing.json, as `sam local invoke CyberTiplineFunction -e` sends it, once its case is
+    drafted: against a CyberTipline of our own holding the stack secret's credentials, one finished CyberTip."""
+    from functions.cybertipline.handler import lambda_handler as filer
+    from local.cybertipline import FakeCyberTipline
+    from shared.adapters import filings
+    from tests.conftest import load_event
+
+    submit(csam(), PARTNER_A)
+    deliver_until_done(stream_event(world, report_items(world))["Records"])
+    drive_queue(world, "QuarantineQueue", quarantine, "QuarantineFunction")
+    drive_queue(world, "EscalationQueue", escalation, "EscalationFunction")
+    secret = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=world.ref("CyberTiplineSecret"))["SecretString"]
+    )
+    filings.credentials.cache_clear()
+    with FakeCyberTipline(username=secret["username"], password=secret["password"]) as ncmec:
+        monkeypatch.setenv("NCMEC_URL", ncmec.base_url)
+        settings.cache_clear()
+        event = load_event("cybertipline_filing.json")
+        assert filer(event, FunctionContext("CyberTiplineFunction")) == {"batchItemFailures": []}
+        (filed,) = ncmec.finished()
+        assert filer(event, FunctionContext("CyberTiplineFunction")) == {"batchItemFailures": []}, "delivered again"
+        assert ncmec.reports() == [filed], "one CyberTip, whatever the deliveries"
+    (file,) = filed.files.values()
+    assert file.md5 == hashlib.md5(DEMO_OBJECTS["images/pixel.png"][1]).hexdigest()  # noqa: S324 - NCMEC's hash
+    filings.credentials.cache_clear()

@@ -70,6 +70,8 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     "CaseworkFunction": frozenset({"CASE#", "REPORT#", "CUSTODY#", "AUDIT#", "REPORTER#"}),
     # Reports of decided cases, their contact items and outcome-email markers; the case, read; track records counted.
     "CompletionFunction": frozenset({"REPORT#", "CASE#", "REPORTER#"}),
+    # The case and its filing item, read and written; the custody events of its files, read.
+    "CyberTiplineFunction": frozenset({"CASE#", "CUSTODY#"}),
 }
 # Queries of a global secondary index whose partitions are not key prefixes (case ids): LeadingKeys would name those
 # values, so such a grant (no LeadingKeys) is judged by which index, for whom; it reads only what the index projects.
@@ -101,7 +103,8 @@ ITEM_ACTIONS = frozenset(
 # whose role signs the analysts' recorded 60-second views (the NCMEC filer comes as a parameter). Everyone else, the
 # quarantine worker that writes the copies included, is denied s3:GetObject by the bucket policy and granted no read
 # by IAM.
-EVIDENCE_READERS = frozenset({"EscalationFunction", "CaseworkFunction"})
+# The CyberTipline filer reads the drafts and copies it sends to NCMEC (18 U.S.C. 2258A), never to show them to anyone.
+EVIDENCE_READERS = frozenset({"EscalationFunction", "CaseworkFunction", "CyberTiplineFunction"})
 EVIDENCE_BYTE_ACTIONS = ("s3:getobject", "s3:getobjectversion")
 
 # Key policies: what the account (root) may keep so the key stays manageable (lockout safety), and what counts as

@@ -16,7 +16,7 @@ from shared.domain.cases import reporter_key
 from shared.domain.casework import OUTCOME_WORDS, Action, Decision
 from shared.domain.dedupe import ulid_text
 from shared.domain.errors import StoreUnavailable
-from shared.domain.messages import ObjectDecision
+from shared.domain.messages import FilingRequest, ObjectDecision
 from shared.domain.outcomes import (
     CaseObjects,
     Completed,
@@ -577,3 +577,39 @@ def test_only_signed_reports_decided_for_the_first_time_count_and_a_redelivery_a
     assert table.records == {
         reporter_key("arn:aws:iam::111122223333:role/cert"): {"decided": 3, "actioned": 0, "noAction": 3}
     }
+
+
+# --- CyberTipline filing -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeFilings:
+    sent: list[FilingRequest] = field(default_factory=list)
+
+    def send(self, request: FilingRequest) -> None:
+        self.sent.append(request)
+
+
+def child_safety(made: Decision) -> Decision:
+    return replace(made, family="child_safety")
+
+
+def test_a_child_safety_case_decided_actioned_is_ordered_filed_and_the_rest_are_not():
+    table, mailer, filings = FakeTable(), FakeMailer(), FakeFilings()
+    table.add(1)
+    confirmed = child_safety(decision(0, ReasonCode.ACTIONED))
+    others = [
+        decision(1, ReasonCode.ACTIONED),  # not child safety: nothing for NCMEC
+        child_safety(decision(2, ReasonCode.REVIEWED_NO_AWS_ACTION)),  # not apparent CSAM after review
+        child_safety(decision(3, ReasonCode.NOT_RESOLVABLE_TO_AWS)),
+    ]
+    result = run(table, mailer, confirmed, *others, filings=filings)
+    assert result.failed == [] and result.filings_ordered == 1
+    assert filings.sent == [FilingRequest(case_id=CASE, decision_id=confirmed.decision_id)]
+
+
+def test_a_decision_to_file_without_a_filing_queue_fails_its_record_rather_than_pass_silently():
+    table, mailer = FakeTable(), FakeMailer()
+    table.add(1)
+    result = run(table, mailer, child_safety(decision(0, ReasonCode.ACTIONED)))
+    assert result.failed == ["000000000000000000000001"] and result.filings_ordered == 0

@@ -77,6 +77,7 @@ def test_the_worker_checks_evidence_copies_without_being_able_to_read_them():
     assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
         {"Fn::GetAtt": ["EscalationFunctionRole", "Arn"]},
         {"Fn::GetAtt": ["CaseworkFunctionRole", "Arn"]},  # it signs the analysts' recorded 60-second views
+        {"Fn::GetAtt": ["CyberTiplineFunctionRole", "Arn"]},  # it uploads the preserved files to NCMEC
     ]
 
 

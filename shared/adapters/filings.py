@@ -1,0 +1,170 @@
+"""The CyberTipline filer's adapters: the filing record in the table, the case's draft and files in the evidence bucket,
+the NCMEC credentials in Secrets Manager, and the receipt kept beside the draft.
+
+Items this module writes
+    Filing (one per case, beside the case item so the case page's Query of the partition reads it for free)
+        PK = "CASE#<caseId>", SK = "CYBERTIP", entity = "filing", version (N: the conditional write's guard), stage,
+        reportId (once NCMEC gave one), state (S: the whole Filing as JSON, shared.domain.cybertipline.Filing.as_json),
+        updatedAt. One PutItem per change, conditional on the version read (none at all for the first): the filing's
+        whole state moves at once or not at all, so two deliveries can never both record a /submit.
+
+Objects this module reads and writes in the evidence bucket
+    ncmec/<caseId>.xml, the draft the escalation worker keeps current (read);
+    evidence/<bucket>/<sha256 of key>/<version>, each preserved copy, read whole to upload (read);
+    ncmec/<caseId>/receipt-<reportId>.xml, the /finish receipt, under legal hold like the draft (written once).
+
+Every failure is Unavailable or StoreUnavailable (the message is delivered again); nothing here logs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from shared.adapters import aws
+from shared.adapters.cases_table import FILING_SK, case_pk
+from shared.adapters.reports_table import TableAdapter
+from shared.domain.cybertipline import Filing, FilingConflict
+from shared.domain.errors import StoreUnavailable
+from shared.domain.escalation import Unavailable
+from shared.domain.ncmec import DraftFile, draft_key
+from shared.domain.quarantine import evidence_key
+from shared.domain.reports import utc_timestamp
+from shared.domain.resources import canonicalize
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def filing_key(case_id: str) -> dict[str, Any]:
+    return {"PK": {"S": case_pk(case_id)}, "SK": {"S": FILING_SK}}
+
+
+def receipt_key(case_id: str, report_id: str) -> str:
+    return f"ncmec/{case_id}/receipt-{report_id}.xml"
+
+
+class FilingTable(TableAdapter):
+    """shared.domain.cybertipline.FilingStore on the reports table."""
+
+    def load(self, case_id: str) -> Filing | None:
+        try:
+            answer = self.client.get_item(TableName=self.table_name, Key=filing_key(case_id), ConsistentRead=True)
+        except ClientError as exc:
+            raise StoreUnavailable(_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        item = answer.get("Item")
+        return Filing.from_json(json.loads(item["state"]["S"])) if item else None
+
+    def save(self, filing: Filing) -> None:
+        item: dict[str, Any] = {
+            **filing_key(filing.case_id),
+            "entity": {"S": "filing"},
+            "caseId": {"S": filing.case_id},
+            "version": {"N": str(filing.version)},
+            "stage": {"S": str(filing.stage)},
+            "state": {"S": json.dumps(filing.as_json(), separators=(",", ":"), sort_keys=True)},
+            "updatedAt": {"S": utc_timestamp(datetime.now(UTC))},
+        }
+        if filing.report_id:
+            item["reportId"] = {"S": filing.report_id}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(PK)"}
+            if filing.version == 0
+            else {
+                "ConditionExpression": "#version = :read",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":read": {"N": str(filing.version - 1)}},
+            }
+        )
+        try:
+            self.client.put_item(TableName=self.table_name, Item=item, **condition)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise FilingConflict(filing.case_id) from exc
+            raise StoreUnavailable(_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+
+class FilingEvidence:
+    """The draft, the preserved copies and the receipt, in the evidence bucket."""
+
+    def __init__(self, bucket: str, kms_key_id: str, client: S3Client | None = None) -> None:
+        self.bucket = bucket
+        self.kms_key_id = kms_key_id
+        self._client = client
+
+    @property
+    def client(self) -> S3Client:
+        return self._client or aws.s3()
+
+    def draft(self, case_id: str) -> bytes | None:
+        """The case's current draft, or None while the escalation worker has not written one."""
+        return self._read(draft_key(case_id), missing_ok=True)
+
+    def read(self, file: DraftFile) -> bytes:
+        """A preserved copy's bytes, whole: /upload sends the file in one multipart body."""
+        resource = canonicalize(file.source_uri)
+        if resource.bucket is None or resource.key is None:
+            raise Unavailable(f"not an S3 object: {file.source_uri}")
+        content = self._read(evidence_key(resource.bucket, resource.key, file.version_id), missing_ok=False)
+        assert content is not None
+        return content
+
+    def keep_receipt(self, case_id: str, report_id: str, receipt: str) -> str:
+        key = receipt_key(case_id, report_id)
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=receipt.encode(),
+                ContentType="application/xml",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=self.kms_key_id,
+                ChecksumAlgorithm="SHA256",  # Object Lock refuses a put without an integrity checksum
+                ObjectLockLegalHoldStatus="ON",  # kept as long as the draft and the evidence it names
+            )
+        except ClientError as exc:
+            raise Unavailable(f"PutObject: {_code(exc)}") from exc
+        except Exception as exc:
+            raise Unavailable(f"PutObject: {type(exc).__name__}") from exc
+        return key
+
+    def _read(self, key: str, *, missing_ok: bool) -> bytes | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            return answer["Body"].read()
+        except ClientError as exc:
+            if missing_ok and _code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise Unavailable(f"GetObject: {_code(exc)}") from exc
+        except Exception as exc:
+            raise Unavailable(f"GetObject: {type(exc).__name__}") from exc
+
+
+@cache
+def credentials(secret_arn: str) -> tuple[str, str]:
+    """The NCMEC-issued username and password: the secret's JSON {"username", "password"}, read once per container
+    (a rotated secret takes effect on the next cold start; NCMEC answers 2000/3000 to a stale one, which is final and
+    alarmed, so nothing is filed with wrong credentials unnoticed)."""
+    try:
+        value = aws.secretsmanager().get_secret_value(SecretId=secret_arn)["SecretString"]
+    except ClientError as exc:
+        raise Unavailable(f"GetSecretValue: {_code(exc)}") from exc
+    except Exception as exc:
+        raise Unavailable(f"GetSecretValue: {type(exc).__name__}") from exc
+    try:
+        data = json.loads(value)
+        return str(data["username"]), str(data["password"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unavailable('the CyberTipline secret is not {"username": ..., "password": ...}') from exc
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
