@@ -53,11 +53,12 @@ processor = SqsFifoPartialProcessor(model=FilingRecord, skip_group_on_error=True
 processor.raise_on_entire_batch_failure = False
 
 
-def handle(record: FilingRecord) -> None:
+def handle(record: FilingRecord, lambda_context: LambdaContext) -> None:
     request = record.body
     config = settings()
     bucket, key_id, secret = config.required("evidence_bucket", "evidence_kms_key_id", "cybertipline_secret_arn")
     logger.append_keys(case_id=request.case_id, decision_id=request.decision_id, message_id=record.messageId)
+    actor = f"{lambda_context.function_name}/{lambda_context.aws_request_id}"
     case = CaseTable(config.table_name).get(request.case_id)
     if case is None:
         logger.error("filing requested for a case that does not exist")
@@ -67,10 +68,15 @@ def handle(record: FilingRecord) -> None:
     evidence = FilingEvidence(bucket, key_id)
     filing = store.load(request.case_id)
     if filing is not None and filing.terminal:
-        # Filed (or stopped) by an earlier message; its receipt is written again in case that message died after
-        # recording FINISHED and before keeping it (one more retained version of the same key, never a second CyberTip).
+        # Filed (or stopped) by an earlier message; its receipt and custody events are written again in case that
+        # message died after recording FINISHED (one more retained version of the receipt's key; the events have
+        # fixed ids, so none is written twice), never a second CyberTip.
         if filing.stage is Stage.FINISHED and filing.receipt and filing.report_id:
             evidence.keep_receipt(request.case_id, filing.report_id, filing.receipt)
+            found = CustodyEvidenceIndex(bucket, CustodyLog(config.table_name)).evidence(sorted(case.objects))
+            custody = CustodyLog(config.table_name)
+            for event in cybertipline.reported_events(filing, found.files, bucket, actor=actor):
+                custody.append(event)
         logger.info("case filed before", extra={"stage": str(filing.stage), "ncmec_report_id": filing.report_id})
         return
     draft = evidence.draft(request.case_id)
@@ -107,6 +113,10 @@ def handle(record: FilingRecord) -> None:
     if filing.stage is Stage.FINISHED:
         if filing.receipt and filing.report_id:
             details["receipt"] = evidence.keep_receipt(request.case_id, filing.report_id, filing.receipt)
+        if filing.report_id:
+            custody = CustodyLog(config.table_name)
+            for event in cybertipline.reported_events(filing, found.files, bucket, actor=actor):
+                custody.append(event)
         metrics.add_metric(name="FilingsFinished", unit=MetricUnit.Count, value=1)
         logger.info("case filed with the CyberTipline", extra=details)
         return

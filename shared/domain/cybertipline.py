@@ -68,6 +68,8 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from shared.domain.ncmec import FILE_RELEVANCE_REPORTED, DraftFile, https_url
+from shared.domain.quarantine import CustodyEvent, evidence_key
+from shared.domain.quarantine import Step as CustodyStep
 
 # ---------------------------------------------------------------------------------------------------------------
 # Calls and response codes
@@ -759,3 +761,39 @@ def _retract_quietly(api: CyberTipline, report_id: str) -> None:
     # Best effort: unfinished and unrecorded, it cannot be finished by anyone, and NCMEC cancels it after 24 h.
     with contextlib.suppress(CyberTiplineError):
         api.retract(report_id)
+
+
+def reported_events(
+    filing: Filing, files: Sequence[DraftFile], evidence_bucket: str, *, actor: str
+) -> list[CustodyEvent]:
+    """A `reported` custody event for each file of a finished filing, on its preserved copy's chain: the CyberTip's
+    reportId (the event's occurrence, so a repeat is the same event), NCMEC's fileId and the hashes NCMEC confirmed."""
+    if filing.stage is not Stage.FINISHED or filing.report_id is None:
+        return []
+    by_key = {file_key(f): f for f in files}
+    events = []
+    for entry in filing.files:
+        file = by_key.get(entry.key)
+        resource = urlsplit(file.source_uri) if file else None
+        if file is None or resource is None or resource.scheme != "s3":
+            continue
+        bucket, key = resource.netloc, unquote(resource.path.lstrip("/"))
+        events.append(
+            CustodyEvent(
+                step=CustodyStep.REPORTED,
+                source_bucket=bucket,
+                source_key=key,
+                source_version_id=file.version_id,
+                at=datetime.now(UTC),
+                by=actor,
+                evidence_bucket=evidence_bucket,
+                evidence_key=evidence_key(bucket, key, file.version_id),
+                sha256=file.sha256,
+                md5=file.md5,
+                case_id=filing.case_id,
+                occurrence=filing.report_id,
+                detail={"ncmecReportId": filing.report_id, "ncmecFileId": entry.file_id or ""},
+                viewed_by_human=file.viewed_by_esp,
+            )
+        )
+    return events

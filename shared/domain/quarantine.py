@@ -213,6 +213,7 @@ class Step(StrEnum):
     RELEASED = "released"  # an analyst lifted a restriction
     DESTROYED = "destroyed"  # the evidence version was deleted on a law-enforcement request
     ABSENT = "absent"  # there was nothing to preserve: the version (or the key) did not exist when the report came
+    REPORTED = "reported"  # the copy went to NCMEC in a finished CyberTip (the filer; occurrence: NCMEC's reportId)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ import pytest
 from functions.escalation.handler import lambda_handler as escalation
 from functions.quarantine.handler import lambda_handler as quarantine
 from local.demo import DEMO_OBJECTS
+from shared.adapters.custody_log import CustodyLog
 from shared.config import settings
 from shared.domain.cases import case_id_for
 from shared.domain.ncmec import INCIDENT_TYPE_CHILD_PORNOGRAPHY
+from shared.domain.quarantine import evidence_prefix, object_id
 from tests.conftest import FunctionContext, drive_queue, published, report_items, sqs_records, stream_event
 from tests.integration.test_dispatch import (
     PARTNER_A,
@@ -226,4 +228,13 @@ def test_the_sample_filing_event_files_its_drafted_case_with_the_cybertipline(wo
         assert ncmec.reports() == [filed], "one CyberTip, whatever the deliveries"
     (file,) = filed.files.values()
     assert file.md5 == hashlib.md5(DEMO_OBJECTS["images/pixel.png"][1]).hexdigest()  # noqa: S324 - NCMEC's hash
+    # The copy's chain of custody says where it went: one `reported` event naming the CyberTip and NCMEC's file id.
+    prefix = evidence_prefix("demo-customer-content", "images/pixel.png")
+    listed = boto3.client("s3").list_objects_v2(Bucket=world.physical_name("EvidenceBucket"), Prefix=prefix)
+    (version,) = [item["Key"].removeprefix(prefix) for item in listed["Contents"]]
+    chain = CustodyLog(world.physical_name("ReportsTable")).chain(
+        object_id("demo-customer-content", "images/pixel.png", version)
+    )
+    reported = [event for event in chain if event.step == "reported"]
+    assert [(e.occurrence, e.detail["ncmecFileId"]) for e in reported] == [(filed.report_id, file.file_id)]
     filings.credentials.cache_clear()
