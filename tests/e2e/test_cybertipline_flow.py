@@ -179,3 +179,47 @@ def test_a_final_answer_stops_the_filing_shows_on_the_case_and_pages_on_call(
 
     page = eventually(paged, "on-call paged about the stopped filing", seconds=30)
     assert (page["stage"], page["code"]) == ("FAILED", 4100)
+
+
+def test_make_run_killed_during_finish_and_started_again_finishes_one_cybertip_not_two(tmp_path: Path) -> None:
+    """The stack is killed (SIGKILL) while NCMEC holds its /finish, which lands all the same; a restarted stack resumes
+    the filing from the step it recorded and asks /finish again, which NCMEC answers 5102 (already finished): one
+    CyberTip. SQS gives the killed delivery's message back only after the queue's 30-minute visibility timeout, and
+    holds its case's FIFO group until then; the test does not wait for that, and hands the restarted stack the same
+    request in a group of its own (what the filer reads is the body alone)."""
+    with moto_in_its_own_process() as endpoint, FakeCyberTipline(hold_seconds=15.0) as ncmec:
+        with local_stack_on(endpoint, tmp_path, NCMEC_URL=ncmec.base_url) as first:
+            secrets = client(endpoint, "secretsmanager")
+            (arn,) = [s["ARN"] for s in secrets.list_secrets()["SecretList"] if "CyberTiplineSecret" in s["Name"]]
+            value = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+            ncmec.username, ncmec.password = value["username"], value["password"]
+            analysts = Analysts(endpoint, tmp_path)
+            _, case_id = reported_csam(first, endpoint)
+            ncmec.inject("finish", Fault.TIMEOUT)  # held 15 s: inside the client's 30 s, so the filer waits on it
+            decide_actioned(first, analysts, case_id)
+            eventually(lambda: ncmec.calls["finish"] >= 1, "the filer waiting on /finish", seconds=FILED_WITHIN_SECONDS)
+            first.process.kill()
+            first.process.wait(timeout=10)
+        assert ncmec.wait_idle(timeout=30), "the held /finish lands after the kill"
+        (landed,) = [r for r in ncmec.reports() if case_id in r.document]
+        assert landed.finished_at is not None, "NCMEC finished it; the stack never heard"
+
+        with local_stack_on(endpoint, tmp_path, NCMEC_URL=ncmec.base_url) as second:
+            sqs = client(endpoint, "sqs")
+            (queue_url,) = [u for u in sqs.list_queues()["QueueUrls"] if "CyberTiplineQueue" in u]
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=json.dumps({"case_id": case_id, "decision_id": "01KB2Y0000AAAABBBBCCCCRETR"}),
+                MessageGroupId=f"{case_id}-after-restart",
+                MessageDeduplicationId=uuid.uuid4().hex,
+            )
+            analysts = Analysts(endpoint, tmp_path)
+
+            def finished() -> dict[str, Any] | None:
+                filing = filing_on_the_case(second, analysts, case_id)
+                return filing if filing and filing["stage"] == "FINISHED" else None
+
+            filing = eventually(finished, "the filing FINISHED after the restart", seconds=FILED_WITHIN_SECONDS)
+        assert filing["reportId"] == landed.report_id
+        assert [r.report_id for r in ncmec.reports() if case_id in r.document] == [landed.report_id], "one, not two"
+        assert ncmec.calls["submit"] == 1, "never submitted again"
