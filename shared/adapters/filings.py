@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from shared.adapters import aws
 from shared.adapters.cases_table import FILING_SK, case_pk
+from shared.adapters.evidence_bucket import S3Drafts
 from shared.adapters.reports_table import TableAdapter
 from shared.domain.cybertipline import Filing, FilingConflict
 from shared.domain.errors import StoreUnavailable
@@ -118,22 +119,9 @@ class FilingEvidence:
         return content
 
     def keep_receipt(self, case_id: str, report_id: str, receipt: str) -> str:
+        """Beside the draft, as the draft is kept: SSE-KMS with the evidence key, under legal hold."""
         key = receipt_key(case_id, report_id)
-        try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=receipt.encode(),
-                ContentType="application/xml",
-                ServerSideEncryption="aws:kms",
-                SSEKMSKeyId=self.kms_key_id,
-                ChecksumAlgorithm="SHA256",  # Object Lock refuses a put without an integrity checksum
-                ObjectLockLegalHoldStatus="ON",  # kept as long as the draft and the evidence it names
-            )
-        except ClientError as exc:
-            raise Unavailable(f"PutObject: {_code(exc)}") from exc
-        except Exception as exc:
-            raise Unavailable(f"PutObject: {type(exc).__name__}") from exc
+        S3Drafts(self.bucket, self.kms_key_id, self._client).put(key, receipt.encode())
         return key
 
     def _read(self, key: str, *, missing_ok: bool) -> bytes | None:
