@@ -328,3 +328,16 @@ def raw_exchange(
         finally:
             stop.set()
             sender.join()
+
+
+def client(endpoint: str, service: str) -> Any:
+    """A boto3 client of a test's own moto server (any credentials do)."""
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+
+
+def evidence_bucket(endpoint: str) -> str:
+    """The stack's evidence bucket on that server (its physical name is generated)."""
+    (name,) = [b["Name"] for b in client(endpoint, "s3").list_buckets()["Buckets"] if "evidence" in b["Name"].lower()]
+    return name

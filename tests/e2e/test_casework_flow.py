@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 
 from local.cognito import sign_in
-from tests.e2e.stack import Running, call, eventually, local_stack_on, moto_in_its_own_process
+from tests.e2e.stack import Running, call, client, eventually, local_stack_on, moto_in_its_own_process
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +49,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(endpoint: str, workdir: Path) -> Iterator[Running]:
     with local_stack_on(endpoint, workdir) as running:
         yield running
-
-
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
 
 
 class Analysts:

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from local.cybertipline import FakeCyberTipline, Fault
-from tests.e2e.stack import Running, call, eventually, local_stack_on, moto_in_its_own_process
+from tests.e2e.stack import Running, call, client, eventually, evidence_bucket, local_stack_on, moto_in_its_own_process
 from tests.e2e.test_casework_flow import Analysts, as_analyst, queue, submit
 from tests.samples import well_formed
 
@@ -49,12 +48,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cybertipline-flow")
 
 
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-
-
 @pytest.fixture(scope="module")
 def stack(endpoint: str, workdir: Path, ncmec: FakeCyberTipline) -> Iterator[Running]:
     with local_stack_on(endpoint, workdir, NCMEC_URL=ncmec.base_url) as running:
@@ -69,11 +62,6 @@ def stack(endpoint: str, workdir: Path, ncmec: FakeCyberTipline) -> Iterator[Run
 @pytest.fixture(scope="module")
 def analysts(stack: Running, endpoint: str, workdir: Path) -> Analysts:
     return Analysts(endpoint, workdir)
-
-
-def evidence_bucket(endpoint: str) -> str:
-    (name,) = [b["Name"] for b in client(endpoint, "s3").list_buckets()["Buckets"] if "evidencebucket" in b["Name"]]
-    return name
 
 
 def reported_csam(stack: Running, endpoint: str) -> tuple[bytes, str]:

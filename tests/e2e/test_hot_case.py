@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 
 from shared.adapters.cases_table import case_key
-from tests.e2e.stack import UNTHROTTLED, Running, call, eventually, local_stack_on, moto_in_its_own_process
+from tests.e2e.stack import UNTHROTTLED, Running, call, client, eventually, local_stack_on, moto_in_its_own_process
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -43,12 +42,6 @@ def endpoint() -> Iterator[str]:
 def stack(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     with local_stack_on(endpoint, tmp_path_factory.mktemp("hot-case"), *UNTHROTTLED) as running:
         yield running
-
-
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
 
 
 def partner(number: int) -> str:

@@ -15,10 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.e2e.stack import Running, call, environment, eventually, local_stack
+from tests.e2e.stack import Running, call, client, environment, eventually, evidence_bucket, local_stack
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -54,12 +53,6 @@ def aws_env(endpoint: str, state_dir: Path) -> dict[str, str]:
     )
 
 
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-
-
 def csam(key: str, token: str | None = None) -> bytes:
     report = well_formed("content", "csam")
     report["url"] = report["source_identifier"] = f"https://{DEMO_BUCKET}.s3.amazonaws.com/{key}"
@@ -67,11 +60,6 @@ def csam(key: str, token: str | None = None) -> bytes:
     if token:
         envelope["clientToken"] = token
     return json.dumps(envelope).encode()
-
-
-def evidence_bucket(endpoint: str) -> str:
-    (name,) = [b["Name"] for b in client(endpoint, "s3").list_buckets()["Buckets"] if "evidence" in b["Name"]]
-    return name
 
 
 def held_copies(endpoint: str, key: str) -> list[dict[str, Any]]:
