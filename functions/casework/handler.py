@@ -42,7 +42,9 @@ from shared.domain.casework import (
 from shared.domain.dedupe import key_digest_of, ulid_text
 from shared.domain.errors import DomainError, StoreUnavailable
 from shared.domain.policy import Severity
+from shared.domain.quarantine import object_id, quarantine_state
 from shared.domain.reports import utc_timestamp
+from shared.domain.resources import canonicalize
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -292,9 +294,29 @@ def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter
             "reportsListed": len(reports),
             "decisions": [_plain(item, _DECISION_FIELDS) for item in records.decisions],
             "custody": custody,
+            "objects": _objects(records.case, table),
             "cyberTipline": _filing(records.filing),
         },
     )
+
+
+def _objects(case_item: dict[str, Any], table: CaseworkTable) -> list[dict[str, Any]]:
+    """Each protected object of the case (at most 25, the case's sample) with its preserved versions, their
+    quarantine state and custody chain: one ListObjectsV2 of the evidence bucket per object, one Query per version."""
+    access = EvidenceAccess(_evidence_bucket())
+    listed = []
+    for uri in sorted(case_item.get("objects", {}).get("SS", [])):
+        resource = canonicalize(uri)
+        if resource.bucket is None or resource.key is None:
+            continue
+        versions = []
+        for version in access.preserved_versions(resource.bucket, resource.key):
+            chain = table.custody_chain(object_id(resource.bucket, resource.key, version))
+            events = [_plain(event, _CUSTODY_FIELDS) | _detail(event) for event in chain]
+            state = quarantine_state([event["step"] for event in events])
+            versions.append({"versionId": version, "state": state, "custody": events})
+        listed.append({"uri": uri, "versions": versions, "state": versions[-1]["state"] if versions else "pending"})
+    return listed
 
 
 def _filing(item: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from shared.adapters import aws
 from shared.domain.errors import StoreUnavailable
+from shared.domain.quarantine import evidence_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,6 +33,15 @@ class EvidenceAccess:
     @property
     def client(self) -> S3Client:
         return self._client or aws.s3()
+
+    def preserved_versions(self, bucket: str, key: str) -> list[str]:
+        """The source versions of s3://bucket/key with a copy here: the copies' keys name them (a listing, no read)."""
+        prefix = evidence_prefix(bucket, key)
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return sorted(item["Key"].removeprefix(prefix) for page in pages for item in page.get("Contents", []))
+        except ClientError as exc:
+            raise StoreUnavailable(_code(exc)) from exc
 
     def view_url(self, key: str, seconds: int) -> str:
         """A presigned GetObject URL for `key`, valid `seconds`; signing is local, nothing is fetched."""

@@ -988,3 +988,19 @@ def _same_key(actual: str | None, configured: str) -> bool:
 
 def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if value else ""
+
+
+def quarantine_state(steps: Sequence[str]) -> str:
+    """What an analyst needs to know of one object version from its custody steps, oldest first: `destroyed` (by a
+    lawful order), else the latest of `restricted` / `released`, else `preserved` (a verified, held copy), `copied`
+    (held, its verification still to come), `absent` (nothing to preserve) or `pending` (nothing recorded yet)."""
+    if Step.DESTROYED in steps:
+        return "destroyed"
+    latest = next((step for step in reversed(steps) if step in (Step.RESTRICTED, Step.RELEASED)), None)
+    if latest is not None:
+        return str(latest)
+    if Step.VERIFIED in steps:
+        return "preserved"
+    if Step.PRESERVED in steps:
+        return "copied"
+    return "absent" if Step.ABSENT in steps else "pending"

@@ -221,3 +221,28 @@ def test_logs_carry_ids_and_counts_never_an_object_key(world, quarantined, caplo
     assert (carried.analystAction, carried.lifted, carried.kept) == ("release", 1, 0)
     logged = " ".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
     assert PIXEL not in logged and "pixel" not in logged
+
+
+def test_the_case_page_shows_each_objects_quarantine_state_and_custody_as_decisions_change_it(
+    world, quarantined, monkeypatch
+):
+    from tests.integration.test_casework_api import call
+
+    monkeypatch.setenv("EVIDENCE_BUCKET", world.physical_name("EvidenceBucket"))
+
+    def objects() -> dict[str, tuple[str, list[str]]]:
+        status, page = call((ANALYST, ["analysts"]), "GET", f"/v1/cases/{PHISHING_CASE}")
+        assert status == 200, page
+        return {
+            entry["uri"].rsplit("/", 1)[-1]: (entry["state"], [e["step"] for e in entry["versions"][-1]["custody"]])
+            for entry in page["objects"]
+        }
+
+    seed_case(world, PHISHING_CASE, [LOGIN], latest="")
+    assert objects() == {"login.html": ("preserved", ["preserved", "verified"])}, "held, verified, not restricted"
+    restrict = decision(PHISHING_CASE, "RESTRICT")
+    decide(world, restrict)
+    assert objects() == {"login.html": ("restricted", ["preserved", "verified", "restricted"])}
+    release = decision(PHISHING_CASE, "RELEASE", minutes=30)
+    decide(world, release)
+    assert objects()["login.html"][0] == "released", "the latest of restricted and released is the state"

@@ -869,3 +869,22 @@ def test_a_restrict_decision_on_a_deleted_object_writes_nothing():
     s3, custody = MemoryS3(), MemoryCustody()
     assert decide(order("gone", "restrict"), s3, custody).status is Status.SOURCE_GONE
     assert custody.events == {}
+
+
+@pytest.mark.parametrize(
+    ("steps", "state"),
+    [
+        ([], "pending"),
+        (["absent"], "absent"),
+        (["preserved"], "copied"),
+        (["preserved", "verified"], "preserved"),
+        (["preserved", "verified", "restricted"], "restricted"),
+        (["preserved", "verified", "restricted", "released"], "released"),
+        (["preserved", "verified", "restricted", "released", "restricted"], "restricted"),
+        (["preserved", "verified", "restricted", "destroyed"], "destroyed"),
+    ],
+)
+def test_an_object_versions_quarantine_state_is_what_its_custody_chain_says_last(steps, state):
+    from shared.domain.quarantine import quarantine_state
+
+    assert quarantine_state(steps) == state
