@@ -89,11 +89,16 @@ class CaseworkApi:
         sent = {name: value for name, value in query.items() if value}
         return self._call("GET", "/v1/cases" + (f"?{urlencode(sent)}" if sent else ""))
 
-    def case(self, case_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/v1/cases/{quote(case_id, safe='')}")
+    def case(self, case_id: str, *, reveal_contacts: bool = False) -> dict[str, Any]:
+        # The API writes the audit entry of a reveal before it answers: asking for contacts is itself the record.
+        query = "?reveal=contacts" if reveal_contacts else ""
+        return self._call("GET", f"/v1/cases/{quote(case_id, safe='')}{query}")
 
     def claim(self, case_id: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/cases/{quote(case_id, safe='')}/claim")
+
+    def release_claim(self, case_id: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/v1/cases/{quote(case_id, safe='')}/claim")
 
     def decide(self, case_id: str, decision: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"/v1/cases/{quote(case_id, safe='')}/decisions", decision)

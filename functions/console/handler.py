@@ -4,9 +4,15 @@ Routes (public at API Gateway: the console signs its people in itself, and the c
     GET  /console                               to the queue (or the sign-in page)
     GET  /console/sign-in, POST /console/sign-in   username, password and authenticator code -> the session cookie
     POST /console/sign-out                      clears it
-    GET  /console/queue                         cases by severity and due time; filters status, severity, audience
+    GET  /console/queue                         cases by severity and due time; filters status, severity, category,
+                                                audience; `next` is the API's nextToken for the following page
     POST /console/cases/{caseId}/claim          claim, then the case page
-    GET  /console/cases/{caseId}                the case: resources, reports and reporters, decisions, custody
+    POST /console/cases/{caseId}/release        give the claim up (DELETE /v1/cases/{caseId}/claim), then the case
+    GET  /console/cases/{caseId}                the case: resources, reports and reporters, quarantine state of each
+                                                object, one timeline of custody events and decisions
+    POST /console/cases/{caseId}/contacts       the case page with the reporters' contact details: the API's
+                                                ?reveal=contacts, which it audits; a POST, so no link, prefetch
+                                                or history entry ever asks for them, and each carries the CSRF token
     POST /console/cases/{caseId}/confirm        the decision's confirmation page (nothing is decided yet)
     POST /console/cases/{caseId}/decisions      the decision
     POST /console/evidence/{evidenceId}/view    with a purpose: the evidence, blurred and greyscale first
@@ -43,7 +49,11 @@ app = APIGatewayRestResolver()
 SIGN_IN_FIELDS = ("username", "password", "code")
 DECISION_FIELDS = (session.CSRF_FIELD, "reason_code", "action", "statement", "note")
 VIEW_FIELDS = (session.CSRF_FIELD, "purpose", "content_type", "case_id", "sha256")
-NOTICES = {"claimed": "You have claimed this case for 30 minutes.", "decided": "The decision is recorded."}
+NOTICES = {
+    "claimed": "You have claimed this case for 30 minutes.",
+    "released": "You have released your claim: anyone may take this case now.",
+    "decided": "The decision is recorded.",
+}
 
 
 class NoSession(Exception):
@@ -126,10 +136,16 @@ def show_queue() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     filters = {name: query.get(name, "") for name in ("status", "severity", "audience", "category")}
     filters["status"] = filters["status"] if filters["status"] in pages.STATUSES else "OPEN"
-    answer = _api(token).queue(**filters, nextToken=query.get("next", ""))
+    # A value the API would refuse with 422 is dropped here instead: a stale bookmark still shows a queue.
+    filters["category"] = filters["category"] if filters["category"] in pages.CATEGORY_NAMES else ""
+    filters["severity"] = filters["severity"] if filters["severity"] in pages.SEVERITIES else ""
+    next_token = query.get("next", "")
+    answer = _api(token).queue(**filters, nextToken=next_token)
     person = session.person_of(token)
     audiences = ["child_safety", "general"] if "child-safety" in person.groups else []
-    body = pages.queue(answer, base=_base(), filters=filters, audiences=audiences, **_signed_in(token))
+    body = pages.queue(
+        answer, base=_base(), filters=filters, audiences=audiences, later_page=bool(next_token), **_signed_in(token)
+    )
     return pages.page(200, body)
 
 
@@ -141,12 +157,32 @@ def claim(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter na
     return pages.redirect(f"{_base()}/console/cases/{caseId}?notice=claimed")
 
 
+@app.post("/console/cases/<caseId>/release")
+def release_claim(caseId: str) -> Response[str]:  # noqa: N803
+    token, _ = _posted_with_session((session.CSRF_FIELD,))
+    _api(token).release_claim(caseId)
+    logger.info("claim released from the console", extra={"case_id": caseId})
+    return pages.redirect(f"{_base()}/console/cases/{caseId}?notice=released")
+
+
 @app.get("/console/cases/<caseId>")
 def show_case(caseId: str) -> Response[str]:  # noqa: N803
     token = _token()
     notice = NOTICES.get((app.current_event.query_string_parameters or {}).get("notice", ""))
     answer = _api(token).case(caseId)
     return pages.page(200, pages.case(answer, base=_base(), notice=notice, **_signed_in(token)))
+
+
+@app.post("/console/cases/<caseId>/contacts")
+def reveal_contacts(caseId: str) -> Response[str]:  # noqa: N803
+    token, _ = _posted_with_session((session.CSRF_FIELD,))
+    answer = _api(token).case(caseId, reveal_contacts=True)
+    # The case id only: the details themselves never reach a log.
+    logger.info("contacts revealed from the console", extra={"case_id": caseId})
+    metrics.add_metric(name="ConsoleContactReveals", unit=MetricUnit.Count, value=1)
+    notice = "Reporters' contact details are shown below. Your request is recorded in the audit log."
+    body = pages.case(answer, base=_base(), notice=notice, contacts_revealed=True, **_signed_in(token))
+    return pages.page(200, body)
 
 
 # --- deciding ------------------------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ QUEUE_FIELDS = (
     "lastSeen",
     "dueAt",
     "claimedBy",
+    "claimUntil",  # so a queue row can tell a lapsed claim from one that stands
 )
 
 
