@@ -30,12 +30,13 @@ from pydantic import Json
 from shared.adapters.cases_table import CaseTable
 from shared.adapters.custody_log import CustodyEvidenceIndex, CustodyLog
 from shared.adapters.cybertipline import CyberTiplineClient
-from shared.adapters.filings import FilingEvidence, FilingTable, credentials
+from shared.adapters.filings import CasePayloads, FilingEvidence, FilingTable, credentials
 from shared.adapters.topic import SnsOnCall
 from shared.config import settings
 from shared.domain import cybertipline
-from shared.domain.cybertipline import FilingPaused, Stage
+from shared.domain.cybertipline import Filing, FilingPaused, Stage
 from shared.domain.messages import FilingRequest
+from shared.domain.ncmec import DraftFile
 
 logger = Logger(service="abuse-intake")
 metrics = Metrics(namespace="AbuseIntake", service="abuse-intake")
@@ -58,43 +59,58 @@ def handle(record: FilingRecord, lambda_context: LambdaContext) -> None:
     config = settings()
     bucket, key_id, secret = config.required("evidence_bucket", "evidence_kms_key_id", "cybertipline_secret_arn")
     logger.append_keys(case_id=request.case_id, decision_id=request.decision_id, message_id=record.messageId)
-    actor = f"{lambda_context.function_name}/{lambda_context.aws_request_id}"
     case = CaseTable(config.table_name).get(request.case_id)
     if case is None:
         logger.error("filing requested for a case that does not exist")
         metrics.add_metric(name="FilingsFailed", unit=MetricUnit.Count, value=1)
         return
-    store = FilingTable(config.table_name)
-    evidence = FilingEvidence(bucket, key_id)
-    filing = store.load(request.case_id)
-    if filing is not None and filing.terminal:
-        # Filed (or stopped) by an earlier message; its receipt and custody events are written again in case that
-        # message died after recording FINISHED (one more retained version of the receipt's key; the events have
-        # fixed ids, so none is written twice), never a second CyberTip.
-        if filing.stage is Stage.FINISHED and filing.receipt and filing.report_id:
-            evidence.keep_receipt(request.case_id, filing.report_id, filing.receipt)
-            found = CustodyEvidenceIndex(bucket, CustodyLog(config.table_name)).evidence(sorted(case.objects))
-            custody = CustodyLog(config.table_name)
-            for event in cybertipline.reported_events(filing, found.files, bucket, actor=actor):
-                custody.append(event)
-        logger.info("case filed before", extra={"stage": str(filing.stage), "ncmec_report_id": filing.report_id})
-        return
-    draft = evidence.draft(request.case_id)
+    store, evidence = FilingTable(config.table_name), FilingEvidence(bucket, key_id)
     found = CustodyEvidenceIndex(bucket, CustodyLog(config.table_name)).evidence(sorted(case.objects))
-    if draft is None or (filing is None and found.pending):
-        # A filing is started with every preserved file: a copy still being verified is seconds away.
-        metrics.add_metric(name="FilingsWaiting", unit=MetricUnit.Count, value=1)
-        raise NotReady(f"draft ready: {draft is not None}, files pending: {len(found.pending)}")
-    if filing is None:
-        metrics.add_metric(name="FilingsStarted", unit=MetricUnit.Count, value=1)
+    # The preserved copies of the case's protected objects, and the payloads its reporters sent.
+    files = [*found.files, *CasePayloads(config.table_name).files(request.case_id)]
+    filing = store.load(request.case_id)
+    if filing is None or not filing.terminal:
+        draft = evidence.draft(request.case_id)
+        if draft is None or (filing is None and found.pending):
+            # A filing starts with every preserved file: a copy still being verified is seconds away.
+            metrics.add_metric(name="FilingsWaiting", unit=MetricUnit.Count, value=1)
+            raise NotReady(f"draft ready: {draft is not None}, files pending: {len(found.pending)}")
+        if filing is None:
+            metrics.add_metric(name="FilingsStarted", unit=MetricUnit.Count, value=1)
+        filing = _file(request.case_id, draft, files, evidence, store, config.ncmec_url, secret)
+    elif filing.stage is Stage.FINISHED:
+        logger.info("case filed before", extra={"ncmec_report_id": filing.report_id})
+    if filing.stage is Stage.FINISHED:
+        # Again on a later message too, in case the one that finished died before this: the receipt is one more
+        # retained version of its key, and the custody events have fixed ids (none is written twice).
+        _record_filed(filing, files, evidence, config.table_name, bucket, lambda_context)
+        return
+    problem = filing.problem
+    call, code = (problem.call, problem.code) if problem else (None, None)
+    metrics.add_metric(name="FilingsFailed", unit=MetricUnit.Count, value=1)
+    logger.error("filing stopped: a person must look", extra={"stage": str(filing.stage), "call": call, "code": code})
+    # Paged now rather than at the alarm's next evaluation; a failed page fails the message, which pages again.
+    (topic,) = config.required("oncall_topic_arn")
+    SnsOnCall(topic).filing_stopped(request.case_id, str(filing.stage), call, code)
+
+
+def _file(
+    case_id: str,
+    draft: bytes,
+    files: list[DraftFile],
+    evidence: FilingEvidence,
+    store: FilingTable,
+    ncmec_url: str,
+    secret: str,
+) -> Filing:
     username, password = credentials(secret)
     try:
-        filing = cybertipline.file_case(
-            request.case_id,
+        return cybertipline.file_case(
+            case_id,
             draft=draft,
-            files=found.files,
+            files=files,
             read=evidence.read,
-            api=CyberTiplineClient(config.ncmec_url, username, password),
+            api=CyberTiplineClient(ncmec_url, username, password),
             store=store,
         )
     except FilingPaused as paused:
@@ -109,24 +125,29 @@ def handle(record: FilingRecord, lambda_context: LambdaContext) -> None:
             },
         )
         raise
-    details = {"stage": str(filing.stage), "ncmec_report_id": filing.report_id, "files": len(filing.files)}
-    if filing.stage is Stage.FINISHED:
-        if filing.receipt and filing.report_id:
-            details["receipt"] = evidence.keep_receipt(request.case_id, filing.report_id, filing.receipt)
-        if filing.report_id:
-            custody = CustodyLog(config.table_name)
-            for event in cybertipline.reported_events(filing, found.files, bucket, actor=actor):
-                custody.append(event)
-        metrics.add_metric(name="FilingsFinished", unit=MetricUnit.Count, value=1)
-        logger.info("case filed with the CyberTipline", extra=details)
-        return
-    problem = filing.problem
-    call, code = (problem.call, problem.code) if problem else (None, None)
-    metrics.add_metric(name="FilingsFailed", unit=MetricUnit.Count, value=1)
-    logger.error("filing stopped: a person must look", extra={**details, "call": call, "code": code})
-    # Paged now rather than at the alarm's next evaluation; a failed page fails the message, which pages again.
-    (topic,) = config.required("oncall_topic_arn")
-    SnsOnCall(topic).filing_stopped(request.case_id, str(filing.stage), call, code)
+
+
+def _record_filed(
+    filing: Filing,
+    files: list[DraftFile],
+    evidence: FilingEvidence,
+    table_name: str,
+    bucket: str,
+    lambda_context: LambdaContext,
+) -> None:
+    """The receipt beside the draft, and a `reported` custody event on each filed file's chain."""
+    assert filing.report_id is not None  # FINISHED records the reportId first
+    receipt = evidence.keep_receipt(filing.case_id, filing.report_id, filing.receipt) if filing.receipt else None
+    actor = f"{lambda_context.function_name}/{lambda_context.aws_request_id}"
+    custody = CustodyLog(table_name)
+    for event in cybertipline.reported_events(filing, files, bucket, actor=actor):
+        custody.append(event)
+    CasePayloads(table_name).record_reported(filing, files, actor)
+    metrics.add_metric(name="FilingsFinished", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "case filed with the CyberTipline",
+        extra={"ncmec_report_id": filing.report_id, "files": len(filing.files), "receipt": receipt},
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

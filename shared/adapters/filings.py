@@ -19,6 +19,7 @@ Every failure is Unavailable or StoreUnavailable (the message is delivered again
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,8 @@ from botocore.exceptions import ClientError
 from shared.adapters import aws
 from shared.adapters.cases_table import FILING_SK, case_pk
 from shared.adapters.evidence_bucket import S3Drafts
-from shared.adapters.reports_table import TableAdapter
-from shared.domain.cybertipline import Filing, FilingConflict
+from shared.adapters.reports_table import CUSTODY_PK_PREFIX, TableAdapter, decode
+from shared.domain.cybertipline import Filing, FilingConflict, file_key
 from shared.domain.errors import StoreUnavailable
 from shared.domain.escalation import Unavailable
 from shared.domain.ncmec import DraftFile, draft_key
@@ -39,6 +40,10 @@ from shared.domain.resources import canonicalize
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+CASE_REPORTS_INDEX = "CaseReportsIndex"
+MAX_FILED_REPORTS = 100  # whose payloads a CyberTip carries; a case with more has its first hundred reports' files
 
 
 def filing_key(case_id: str) -> dict[str, Any]:
@@ -111,6 +116,10 @@ class FilingEvidence:
 
     def read(self, file: DraftFile) -> bytes:
         """A preserved copy's bytes, whole: /upload sends the file in one multipart body."""
+        if file.evidence_key:
+            content = self._read(file.evidence_key, missing_ok=False)
+            assert content is not None
+            return content
         resource = canonicalize(file.source_uri)
         if resource.bucket is None or resource.key is None:
             raise Unavailable(f"not an S3 object: {file.source_uri}")
@@ -156,3 +165,90 @@ def credentials(secret_arn: str) -> tuple[str, str]:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+class CasePayloads(TableAdapter):
+    """The evidence payloads reporters sent with the case's reports, as files of its CyberTip.
+
+    One Query of CaseReportsIndex (the first MAX_FILED_REPORTS reports, oldest first), one BatchGetItem of those
+    reports (their evidence and resources only), and per distinct payload one Query of its custody chain for a
+    `viewed` event: whether a person here looked at it (US v. Wilson), which fileViewedByEsp must say.
+    """
+
+    def files(self, case_id: str) -> list[DraftFile]:
+        try:
+            listed = self.client.query(
+                TableName=self.table_name,
+                IndexName=CASE_REPORTS_INDEX,
+                KeyConditionExpression="caseId = :case",
+                ExpressionAttributeValues={":case": {"S": case_id}},
+                Limit=MAX_FILED_REPORTS,
+            )
+        except ClientError as exc:
+            raise StoreUnavailable(_code(exc)) from exc
+        keys = [{"PK": item["PK"], "SK": item["SK"]} for item in listed.get("Items", [])]
+        reports = self.consistent_items(keys, projection="evidence, resources") if keys else []
+        found: dict[str, DraftFile] = {}
+        for report in reports:
+            urls = [r for r in decode(report["resources"]) if str(r).startswith(("http://", "https://"))]
+            for entry in decode(report["evidence"]) if "evidence" in report else []:
+                key = entry.get("evidenceId")
+                if not key or key in found or not entry.get("sha256") or not entry.get("md5"):
+                    continue
+                found[key] = DraftFile(
+                    source_uri=str(urls[0]) if urls else f"https://evidence.invalid/{entry['sha256']}",
+                    version_id=f"payload-{entry['sha256']}",
+                    sha256=str(entry["sha256"]),
+                    md5=str(entry["md5"]),
+                    viewed_by_esp=self._viewed(key),
+                    evidence_key=key,
+                )
+        return [found[key] for key in sorted(found)]
+
+    def _viewed(self, payload_key: str) -> bool:
+        try:
+            answer = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :viewed)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": CUSTODY_PK_PREFIX + payload_key},
+                    ":viewed": {"S": "EVENT#viewed#"},
+                },
+                Limit=1,
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise StoreUnavailable(_code(exc)) from exc
+        return bool(answer.get("Items"))
+
+    def record_reported(self, filing: Filing, files: Sequence[DraftFile], actor: str) -> None:
+        """A `reported` custody event on each filed payload's chain (the same item shape as the casework API's
+        `viewed` events), once: its id is the CyberTip's."""
+        if filing.report_id is None:
+            return
+        by_key = {file_key(f): f for f in files if f.evidence_key}
+        for entry in filing.files:
+            file = by_key.get(entry.key)
+            if file is None or file.evidence_key is None:
+                continue
+            item: dict[str, Any] = {
+                "PK": {"S": CUSTODY_PK_PREFIX + file.evidence_key},
+                "SK": {"S": f"EVENT#reported#{filing.report_id}"},
+                "entity": {"S": "custody"},
+                "step": {"S": "reported"},
+                "at": {"S": utc_timestamp(datetime.now(UTC))},
+                "by": {"S": actor},
+                "evidenceKey": {"S": file.evidence_key},
+                "sha256": {"S": file.sha256},
+                "md5": {"S": file.md5},
+                "caseId": {"S": filing.case_id},
+                "detail": {"M": {"ncmecReportId": {"S": filing.report_id}, "ncmecFileId": {"S": entry.file_id or ""}}},
+                "viewedByHuman": {"BOOL": file.viewed_by_esp},
+            }
+            try:
+                self.client.put_item(
+                    TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(PK)"
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise StoreUnavailable(_code(exc)) from exc

@@ -43,6 +43,9 @@ class DraftFile:
     md5: str  # hex
     viewed_by_esp: bool = False  # US v. Wilson: did a person at the provider look at it
     publicly_available: bool = False  # not established by the service; the reviewing analyst corrects it
+    # Where our copy is when the file is a payload a reporter sent (intake/sha256/<hex>) rather than the preserved
+    # copy of a protected object; `source_uri` is then the URL the reporter gave, where they found it.
+    evidence_key: str | None = None
 
 
 def draft_key(case_id: str) -> str:

@@ -9,6 +9,7 @@ A final answer from NCMEC (4100) stops the filing, shows on the case and pages o
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -21,7 +22,7 @@ import pytest
 
 from local.cybertipline import FakeCyberTipline, Fault
 from tests.e2e.stack import Running, call, client, eventually, evidence_bucket, local_stack_on, moto_in_its_own_process
-from tests.e2e.test_casework_flow import Analysts, as_analyst, queue, submit
+from tests.e2e.test_casework_flow import Analysts, as_analyst, csam_report, queue, submit
 from tests.samples import well_formed
 
 pytestmark = pytest.mark.e2e
@@ -211,3 +212,43 @@ def test_make_run_killed_during_finish_and_started_again_finishes_one_cybertip_n
         assert filing["reportId"] == landed.report_id
         assert [r.report_id for r in ncmec.reports() if case_id in r.document] == [landed.report_id], "one, not two"
         assert ncmec.calls["submit"] == 1, "never submitted again"
+
+
+def test_the_payload_a_reporter_sent_is_filed_and_says_a_person_viewed_it(
+    stack: Running, analysts: Analysts, endpoint: str, ncmec: FakeCyberTipline
+) -> None:
+    report = csam_report()  # an image sent with the report, about a URL outside the protected buckets
+    submit(stack, report, PARTNER)
+
+    def the_case() -> dict[str, Any] | None:
+        cases = [c for c in queue(stack, analysts, "demo-child-safety") if c["reportCount"] >= 1]
+        for listed in cases:
+            _, page = as_analyst(stack, analysts, "demo-child-safety", "GET", f"/v1/cases/{listed['caseId']}")
+            if report["url"] in json.dumps(page["reports"]):
+                return dict(page)
+        return None
+
+    page = eventually(the_case, "the case of the report with a payload", seconds=60)
+    case_id = page["case"]["caseId"]
+    (item,) = page["reports"][0]["evidence"]
+    view = f"/v1/evidence/{item['evidenceId']}/views"
+    purpose = {"purpose": "confirm apparent CSAM"}
+    assert as_analyst(stack, analysts, "demo-child-safety", "POST", view, purpose)[0] == 201
+    s3, bucket = client(endpoint, "s3"), evidence_bucket(endpoint)
+    eventually(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"ncmec/{case_id}.xml").get("KeyCount"), "the draft")
+    decide_actioned(stack, analysts, case_id)
+
+    def finished() -> dict[str, Any] | None:
+        filing = filing_on_the_case(stack, analysts, case_id)
+        return filing if filing and filing["stage"] == "FINISHED" else None
+
+    filing = eventually(finished, "the CyberTip finished", seconds=FILED_WITHIN_SECONDS)
+    (file,) = ncmec.report(filing["reportId"]).files.values()
+    image = base64.b64decode(report["evidence"][0]["payload"])
+    assert file.md5 == hashlib.md5(image).hexdigest(), "the bytes the reporter sent"  # noqa: S324
+    details = ET.fromstring(file.details or "")
+    assert details.findtext("fileViewedByEsp") == "true", "an analyst looked at it before deciding (US v. Wilson)"
+    assert details.findtext("locationOfFile") == report["url"], "where the reporter found it"
+    chain = as_analyst(stack, analysts, "demo-child-safety", "GET", f"/v1/cases/{case_id}")[1]["custody"]
+    reported = [e for e in chain[item["evidenceId"]] if e["step"] == "reported"]
+    assert len(reported) == 1 and reported[0]["detail"]["ncmecReportId"] == filing["reportId"]

@@ -70,8 +70,9 @@ OWNED_KEY_PREFIXES: Mapping[str, frozenset[str]] = {
     "CaseworkFunction": frozenset({"CASE#", "REPORT#", "CUSTODY#", "AUDIT#", "REPORTER#"}),
     # Reports of decided cases, their contact items and outcome-email markers; the case, read; track records counted.
     "CompletionFunction": frozenset({"REPORT#", "CASE#", "REPORTER#"}),
-    # The case and its filing item, read and written; the custody events of its files, read.
-    "CyberTiplineFunction": frozenset({"CASE#", "CUSTODY#"}),
+    # The case and its filing item, read and written; its reports' evidence entries and its files' custody, read;
+    # each filed file's `reported` event, written.
+    "CyberTiplineFunction": frozenset({"CASE#", "CUSTODY#", "REPORT#"}),
 }
 # Queries of a global secondary index whose partitions are not key prefixes (case ids): LeadingKeys would name those
 # values, so such a grant (no LeadingKeys) is judged by which index, for whom; it reads only what the index projects.
@@ -79,6 +80,7 @@ INDEX_READERS = {
     "IntakeFunction": frozenset({"CorrelationIndex"}),
     "CaseworkFunction": frozenset({"QueueIndex", "CaseReportsIndex"}),
     "CompletionFunction": frozenset({"CaseReportsIndex"}),
+    "CyberTiplineFunction": frozenset({"CaseReportsIndex"}),
 }
 _INDEX_ARN = re.compile(r"/index/([A-Za-z0-9_.-]+)$")
 ITEM_ACTIONS = frozenset(
