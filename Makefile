@@ -13,7 +13,7 @@ PORT ?= 3000
 # scripts/preflight.sh NEED...: see the script for what each need is and where it is looked for.
 PREFLIGHT = PYTHON=$(PYTHON) PYENV_PYTHONS=$(PYENV_PYTHONS) scripts/preflight.sh
 
-.PHONY: run test preflight preflight-run unit lint bench vocab clean redrive
+.PHONY: run test preflight preflight-run unit lint bench vocab clean redrive sql
 
 # What `make test` needs from outside: python for the venvs, python3.12 for sam build, npm for axe-core and Debian's
 # chromium for the browser tests (installed with apt-get when missing and run as root).
@@ -71,6 +71,14 @@ $(RUNTIME_STAMP): requirements.txt requirements-dev.txt
 
 bench: $(STAMP) $(RUNTIME_STAMP)
 	@$(BIN)/python -m bench
+
+# SQL over the lake (README, "SQL over the lake"): make sql [QUERY="select ..." | FILE=infra/queries/x.sql]
+# [FORMAT=table|csv|xlsx] [OUT=file] [LAKE=dir]; with neither QUERY nor FILE, a DuckDB prompt.
+LAKE ?= $(or $(LOCAL_STATE_DIR),.local-state)/lake
+FORMAT ?= table
+sql: $(STAMP)
+	@$(BIN)/python -m scripts.sql --lake "$(LAKE)" $(if $(QUERY),--query "$(QUERY)") $(if $(FILE),--file "$(FILE)") \
+		--format $(FORMAT) $(if $(OUT),--out "$(OUT)")
 
 # shared/domain/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
 vocab: $(STAMP)

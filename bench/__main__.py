@@ -29,6 +29,7 @@ SECTIONS = (
     "bench.quarantine",
     "bench.hostile",
     "bench.casework",
+    "bench.lake",
 )
 
 
