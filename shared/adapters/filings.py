@@ -196,7 +196,7 @@ class CasePayloads(TableAdapter):
                 if not key or key in found or not entry.get("sha256") or not entry.get("md5"):
                     continue
                 found[key] = DraftFile(
-                    source_uri=str(urls[0]) if urls else f"https://evidence.invalid/{entry['sha256']}",
+                    source_uri=str(urls[0]) if urls else "",  # a report of a file alone names no location
                     version_id=f"payload-{entry['sha256']}",
                     sha256=str(entry["sha256"]),
                     md5=str(entry["md5"]),

@@ -629,7 +629,8 @@ def file_details(report_id: str, file_id: str, file: DraftFile, *, exif_viewed_b
     ET.SubElement(details, "reportId").text = report_id
     ET.SubElement(details, "fileId").text = file_id
     ET.SubElement(details, "originalFileName").text = original_file_name(file)
-    ET.SubElement(details, "locationOfFile").text = https_url(file.source_uri)
+    if file.source_uri:  # optional in the schema: a file reported without a URL has no location to give
+        ET.SubElement(details, "locationOfFile").text = https_url(file.source_uri)
     ET.SubElement(details, "fileViewedByEsp").text = _boolean(file.viewed_by_esp)
     ET.SubElement(details, "exifViewedByEsp").text = _boolean(exif_viewed_by_esp)
     ET.SubElement(details, "publiclyAvailable").text = _boolean(file.publicly_available)
