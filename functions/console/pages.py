@@ -13,7 +13,6 @@ state-changing custody step) and one timeline of custody events and decisions in
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.event_handler import Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from functions.static_assets import StaticAssets
 from shared.domain import webform
 from shared.domain.casework import Action
 from shared.domain.policy import Severity
@@ -39,8 +39,8 @@ ASSET_TYPES = {
     "console.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
-ASSETS: Mapping[str, bytes] = {name: (HERE / "assets" / name).read_bytes() for name in ASSET_TYPES}
-ASSET_VERSIONS = {name: hashlib.sha256(content).hexdigest()[:12] for name, content in ASSETS.items()}
+STATIC = StaticAssets(HERE / "assets", ASSET_TYPES, "/console/assets")
+ASSETS, ASSET_VERSIONS = STATIC.content, STATIC.versions
 
 REASONS = {
     ReasonCode.ACTIONED: "Actioned: the content breaks the rules or the law",
@@ -93,7 +93,7 @@ STEP_WORDS = {
 
 
 def asset_url(base: str, name: str) -> str:
-    return f"{base}/console/assets/{name}?v={ASSET_VERSIONS[name]}"
+    return STATIC.url(base, name)
 
 
 def readable_time(value: Any) -> str:
@@ -455,8 +455,5 @@ def redirect(location: str, *, cookie: str | None = None) -> Response[str]:
 
 
 def asset(name: str, *, base: str) -> Response[str]:
-    content = ASSETS.get(name)
-    if content is None:
-        return page(404, problem("Page not found", "There is nothing at this address.", base=base))
-    headers = {**webform.SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
-    return Response(status_code=200, content_type=ASSET_TYPES[name], body=content.decode("utf-8"), headers=headers)
+    found = STATIC.response(name, webform.SECURITY_HEADERS)
+    return found or page(404, problem("Page not found", "There is nothing at this address.", base=base))

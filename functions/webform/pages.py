@@ -14,7 +14,6 @@ stop a person before the server could keep what they typed and explain.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from functions.static_assets import StaticAssets
 from shared.domain import webform
 from shared.domain.errors import DomainError, UnmetRequirement
 from shared.domain.intake import Receipt, StatusView
@@ -41,12 +41,12 @@ ASSET_TYPES = {
     # Named in every page, so browsers do not ask for /favicon.ico, a route the API does not have.
     "favicon.svg": "image/svg+xml",
 }
-ASSETS: Mapping[str, bytes] = {name: (HERE / "assets" / name).read_bytes() for name in ASSET_TYPES}
-ASSET_VERSIONS = {name: hashlib.sha256(content).hexdigest()[:12] for name, content in ASSETS.items()}
+STATIC = StaticAssets(HERE / "assets", ASSET_TYPES, "/assets")
+ASSETS, ASSET_VERSIONS = STATIC.content, STATIC.versions
 
 
 def asset_url(base: str, name: str) -> str:
-    return f"{base}/assets/{name}?v={ASSET_VERSIONS[name]}"
+    return STATIC.url(base, name)
 
 
 # Built once per container; each template is compiled on first use and kept (templates do not change in a deployed
@@ -154,9 +154,4 @@ def page(status: int, body: str, headers: Mapping[str, str] | None = None) -> Re
 
 
 def asset(name: str, *, base: str) -> Response[str]:
-    content = ASSETS.get(name)
-    if content is None:
-        return page(404, not_found(base=base))
-    # The URL carries the content's hash, so a browser may keep it for a year; a new version gets a new URL.
-    headers = {**webform.SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
-    return Response(status_code=200, content_type=ASSET_TYPES[name], body=content.decode("utf-8"), headers=headers)
+    return STATIC.response(name, webform.SECURITY_HEADERS) or page(404, not_found(base=base))
