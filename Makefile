@@ -13,7 +13,7 @@ PORT ?= 3000
 # scripts/preflight.sh NEED...: see the script for what each need is and where it is looked for.
 PREFLIGHT = PYTHON=$(PYTHON) PYENV_PYTHONS=$(PYENV_PYTHONS) scripts/preflight.sh
 
-.PHONY: run test preflight preflight-run unit lint bench vocab clean redrive sql
+.PHONY: run test preflight preflight-run unit lint bench vocab clean redrive sql report
 
 # What `make test` needs from outside: python for the venvs, python3.12 for sam build, npm for axe-core and Debian's
 # chromium for the browser tests (installed with apt-get when missing and run as root).
@@ -79,6 +79,12 @@ FORMAT ?= table
 sql: $(STAMP)
 	@$(BIN)/python -m scripts.sql --lake "$(LAKE)" $(if $(QUERY),--query "$(QUERY)") $(if $(FILE),--file "$(FILE)") \
 		--format $(FORMAT) $(if $(OUT),--out "$(OUT)")
+
+# The metrics report over the lake: report/report.html (charts, self-contained) and report/report.xlsx (a sheet per
+# canned question). make report [LAKE=dir] [REPORT_DIR=dir]
+REPORT_DIR ?= report
+report: $(STAMP)
+	$(BIN)/python -m scripts.report --lake "$(LAKE)" --out "$(REPORT_DIR)"
 
 # shared/domain/xarf_vocabulary.py is generated from the XARF schemas that the xarf package ships.
 vocab: $(STAMP)

@@ -221,11 +221,18 @@ def _excel(value: Any) -> Any:
 def to_xlsx(result: Result, path: Path | str, sheet: str = "result") -> None:
     """One sheet: a bold, frozen header row and one typed cell per value (number formats by column type)."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     workbook = Workbook()
     worksheet = workbook.active
     assert worksheet is not None  # a new workbook always has its first sheet
+    write_sheet(worksheet, result, sheet)
+    workbook.save(path)
+
+
+def write_sheet(worksheet: Any, result: Result, sheet: str) -> None:
+    """`result` into an openpyxl worksheet as `to_xlsx` lays it out (a workbook of many questions uses it per sheet)."""
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
+
     worksheet.title = sheet[:31]  # Excel's limit on a sheet's name
     worksheet.append(list(result.columns))
     for cell in worksheet[1]:
@@ -243,4 +250,3 @@ def to_xlsx(result: Result, path: Path | str, sheet: str = "result") -> None:
         if number_format:
             for (cell,) in worksheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = number_format
-    workbook.save(path)
