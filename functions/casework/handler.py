@@ -303,13 +303,15 @@ def get_case(caseId: str) -> Response[str]:  # noqa: N803 (the route's parameter
 def _objects(case_item: dict[str, Any], table: CaseworkTable) -> list[dict[str, Any]]:
     """Each protected object of the case (at most 25, the case's sample) with its preserved versions, their
     quarantine state and custody chain: one ListObjectsV2 of the evidence bucket per object, one Query per version."""
-    access = EvidenceAccess(_evidence_bucket())
+    uris = sorted(case_item.get("objects", {}).get("SS", []))
+    access = EvidenceAccess(_evidence_bucket()) if uris else None
     listed = []
-    for uri in sorted(case_item.get("objects", {}).get("SS", [])):
+    for uri in uris:
         resource = canonicalize(uri)
         if resource.bucket is None or resource.key is None:
             continue
         versions = []
+        assert access is not None
         for version in access.preserved_versions(resource.bucket, resource.key):
             chain = table.custody_chain(object_id(resource.bucket, resource.key, version))
             events = [_plain(event, _CUSTODY_FIELDS) | _detail(event) for event in chain]

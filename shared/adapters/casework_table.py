@@ -67,7 +67,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 QUEUE_INDEX = "QueueIndex"
-CASE_REPORTS_INDEX = "CaseReportsIndex"
 DECISION_SK_PREFIX = "DECISION#"
 MAX_PAGE = 100
 MAX_CASE_REPORTS = 100  # listed on the case page, oldest first; the page says how many there are in all
@@ -216,18 +215,7 @@ class CaseworkTable(CaseTable):
         if case is None:
             raise NoSuchCase(f"no case {case_id}")
         decisions = [item for item in items if item["SK"]["S"].startswith(DECISION_SK_PREFIX)]
-        try:
-            listed = self.client.query(
-                TableName=self.table_name,
-                IndexName=CASE_REPORTS_INDEX,
-                KeyConditionExpression="caseId = :case",
-                ExpressionAttributeValues={":case": {"S": case_id}},
-                Limit=MAX_CASE_REPORTS,
-            )
-        except ClientError as exc:
-            raise StoreUnavailable(_code(exc)) from exc
-        keys = [{"PK": item["PK"], "SK": item["SK"]} for item in listed.get("Items", [])]
-        reports = sorted(self.consistent_items(keys), key=lambda item: item["receivedAt"]["S"]) if keys else []
+        reports = sorted(self.first_case_reports(case_id, MAX_CASE_REPORTS), key=lambda item: item["receivedAt"]["S"])
         filing = next((item for item in items if item["SK"]["S"] == FILING_SK), None)
         return CaseRecords(case=case, decisions=decisions, reports=reports, filing=filing)
 

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from shared.adapters.cases_table import case_key, reporter_record_key
-from shared.adapters.reports_table import CONTACT_SK, REPORT_SK, TableAdapter, decode, report_pk
+from shared.adapters.reports_table import CASE_REPORTS_INDEX, CONTACT_SK, REPORT_SK, TableAdapter, decode, report_pk
 from shared.domain.cases import ANONYMOUS_PRINCIPAL, reporter_key
 from shared.domain.errors import StoreUnavailable
 from shared.domain.outcomes import (
@@ -97,7 +97,6 @@ from shared.domain.reports import ReporterContact, ReportStatus
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-CASE_REPORTS_INDEX = "CaseReportsIndex"
 OUTCOME_SK_PREFIX = "OUTCOME#"
 PAGE_SIZE = 1_000  # keys per index page: a page's writes fit well inside the time margin the domain keeps
 PARALLEL_WRITES = 10  # botocore's default connection pool: more threads would only queue for a connection

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-CASE_REPORTS_INDEX = "CaseReportsIndex"
 MAX_FILED_REPORTS = 100  # whose payloads a CyberTip carries; a case with more has its first hundred reports' files
 
 
@@ -176,18 +175,7 @@ class CasePayloads(TableAdapter):
     """
 
     def files(self, case_id: str) -> list[DraftFile]:
-        try:
-            listed = self.client.query(
-                TableName=self.table_name,
-                IndexName=CASE_REPORTS_INDEX,
-                KeyConditionExpression="caseId = :case",
-                ExpressionAttributeValues={":case": {"S": case_id}},
-                Limit=MAX_FILED_REPORTS,
-            )
-        except ClientError as exc:
-            raise StoreUnavailable(_code(exc)) from exc
-        keys = [{"PK": item["PK"], "SK": item["SK"]} for item in listed.get("Items", [])]
-        reports = self.consistent_items(keys, projection="evidence, resources") if keys else []
+        reports = self.first_case_reports(case_id, MAX_FILED_REPORTS, projection="evidence, resources")
         found: dict[str, DraftFile] = {}
         for report in reports:
             urls = [r for r in decode(report["resources"]) if str(r).startswith(("http://", "https://"))]

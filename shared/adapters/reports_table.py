@@ -234,6 +234,10 @@ RECEIVED_BY = "intake"
 # ---------------------------------------------------------------------------------------------------------------
 
 
+# The case's reports by time (HASH caseId, RANGE receivedAt, KEYS_ONLY): the case page, the fan-out, the filer.
+CASE_REPORTS_INDEX = "CaseReportsIndex"
+
+
 class TableAdapter:
     """One view of the reports table; the client is created on first use unless a test hands one in."""
 
@@ -275,6 +279,24 @@ class TableAdapter:
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         return found
+
+    def first_case_reports(self, case_id: str, limit: int, projection: str | None = None) -> list[dict[str, Any]]:
+        """The case's first `limit` reports, oldest first: one Query of CaseReportsIndex (KEYS_ONLY, eventually
+        consistent, as every GSI read is), then the items themselves, consistently (`projection`: only those names)."""
+        try:
+            listed = self.client.query(
+                TableName=self.table_name,
+                IndexName=CASE_REPORTS_INDEX,
+                KeyConditionExpression="caseId = :case",
+                ExpressionAttributeValues={":case": {"S": case_id}},
+                Limit=limit,
+            )
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "Unknown")) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        keys = [{"PK": item["PK"], "SK": item["SK"]} for item in listed.get("Items", [])]
+        return self.consistent_items(keys, projection) if keys else []
 
     def query_index(self, index: str, partition: tuple[str, str], sort: tuple[str, str], limit: int) -> list[Listed]:
         """Keys of one index partition whose sort key is below a bound, oldest first, at most `limit` of them."""
