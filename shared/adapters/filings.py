@@ -39,7 +39,7 @@ from shared.domain.reports import utc_timestamp
 from shared.domain.resources import canonicalize
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    pass
 
 
 MAX_FILED_REPORTS = 100  # whose payloads a CyberTip carries; a case with more has its first hundred reports' files
@@ -97,17 +97,8 @@ class FilingTable(TableAdapter):
             raise StoreUnavailable(type(exc).__name__) from exc
 
 
-class FilingEvidence:
-    """The draft, the preserved copies and the receipt, in the evidence bucket."""
-
-    def __init__(self, bucket: str, kms_key_id: str, client: S3Client | None = None) -> None:
-        self.bucket = bucket
-        self.kms_key_id = kms_key_id
-        self._client = client
-
-    @property
-    def client(self) -> S3Client:
-        return self._client or aws.s3()
+class FilingEvidence(S3Drafts):
+    """The draft, the preserved copies and the receipt, in the evidence bucket (written as S3Drafts writes drafts)."""
 
     def draft(self, case_id: str) -> bytes | None:
         """The case's current draft, or None while the escalation worker has not written one."""
@@ -129,7 +120,7 @@ class FilingEvidence:
     def keep_receipt(self, case_id: str, report_id: str, receipt: str) -> str:
         """Beside the draft, as the draft is kept: SSE-KMS with the evidence key, under legal hold."""
         key = receipt_key(case_id, report_id)
-        S3Drafts(self.bucket, self.kms_key_id, self._client).put(key, receipt.encode())
+        self.put(key, receipt.encode())
         return key
 
     def _read(self, key: str, *, missing_ok: bool) -> bytes | None:
